@@ -1,0 +1,61 @@
+# partnerdb: every command a user or CI runs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ARCH ?= x86_64
+LAYER_PYTHON ?= 3.12
+
+.PHONY: help install test test-ddblocal test-sam lint layer layer-build demo bench deploy clean
+
+help:
+	@echo "make test          run the test suite (creates .venv when missing)"
+	@echo "make lint          ruff and mypy"
+	@echo "make layer-build   build build/partnerdb-layer-<python>-<arch>.zip"
+	@echo "make layer         build and publish the layer (LAYER_NAME, AWS_REGION, credentials)"
+	@echo "make demo          payments demo through the real Lambda runtime client, no AWS account"
+	@echo "make bench         benchmarks against named baselines, writes bench/results/"
+	@echo "make test-ddblocal integration tests against AWS's DynamoDB Local"
+	@echo "make test-sam      sam build offline and check the artifacts"
+	@echo "make deploy        sam build + sam deploy --guided into a real account"
+
+$(STAMP): requirements-dev.txt layer/requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+layer-build: $(STAMP)
+	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON)
+
+layer: layer-build
+	$(PY) -m local.publish_layer --zip build/partnerdb-layer-$(LAYER_PYTHON)-$(ARCH).zip \
+		--python $(LAYER_PYTHON) --arch $(ARCH)
+
+demo: $(STAMP)
+	$(PY) -m local.demo
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+test-ddblocal: $(STAMP)
+	$(PY) -m local.ddblocal -- $(PY) -m pytest -q -m ddblocal
+
+test-sam: $(STAMP)
+	$(PY) -m pytest -q tests/sam
+
+deploy: $(STAMP)
+	$(VENV)/bin/sam build && $(VENV)/bin/sam deploy --guided
+
+clean:
+	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

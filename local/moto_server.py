@@ -1,0 +1,64 @@
+"""An embedded moto server on 127.0.0.1, shared by tests, the demo and benchmarks.
+
+moto in server mode speaks real HTTP, so botocore, PynamoDB and our hooks run exactly as they
+would against AWS. Assumed-role credentials map to the role's account, which is how partner
+accounts are told apart.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from dataclasses import dataclass
+
+from moto.server import ThreadedMotoServer
+
+
+@dataclass
+class MotoServer:
+    """A running moto server; `url` is what `AWS_ENDPOINT_URL` should hold."""
+
+    server: ThreadedMotoServer
+    url: str
+
+    def reset(self) -> None:
+        """Drop every resource in every account (moto's own reset endpoint)."""
+        req = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    def sts_assume_role_calls(self) -> list[dict[str, str]]:
+        """What moto's STS backend recorded: one entry per AssumeRole it served."""
+        return assumed_roles()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_moto(port: int = 0) -> MotoServer:
+    """Start moto on 127.0.0.1 (port 0 picks a free one) and return it once it answers."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, real_port = server.get_host_and_port()
+    return MotoServer(server=server, url=f"http://{host}:{real_port}")
+
+
+def assumed_roles() -> list[dict[str, str]]:
+    """Every AssumeRole moto's STS backend served, read in-process.
+
+    moto checks no ExternalId itself, so tests read back what reached it. This only sees a
+    server running in this process (ThreadedMotoServer), which is how tests run it.
+    """
+    from moto.sts.models import sts_backends
+
+    calls: list[dict[str, str]] = []
+    for account_backends in sts_backends.values():
+        for backend in account_backends.values():
+            for role in getattr(backend, "assumed_roles", []):
+                calls.append(
+                    {
+                        "role_arn": role.role_arn,
+                        "session_name": role.session_name,
+                        "external_id": getattr(role, "external_id", None) or "",
+                    }
+                )
+    return calls
