@@ -7,6 +7,7 @@ accounts are told apart.
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ class MotoServer:
 
 def start_moto(port: int = 0) -> MotoServer:
     """Start moto on 127.0.0.1 (port 0 picks a free one) and return it once it answers."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, real_port = server.get_host_and_port()

@@ -1,0 +1,192 @@
+"""Configuration: partners and client settings, read from the environment once, validated up front.
+
+Partners: `PARTNER_<ID>_ROLE_ARN` and `PARTNER_<ID>_EXTERNAL_ID` (required),
+`PARTNER_<ID>_REGION` (default `AWS_REGION`), `PARTNER_<ID>_TABLE_PREFIX` (optional).
+Client settings: `PARTNERDB_*` variables (see `ClientSettings`). Explicit arguments always win
+over the environment. A bad value raises `ConfigError` naming the variable, at init, never at
+the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from partnerdb.errors import ConfigError, InvalidPartnerId
+
+PARTNER_ID_MAX = 64
+_PARTNER_ID = re.compile(r"[A-Za-z0-9_]+")
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_TABLE_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,200}")
+_SUFFIXES = ("ROLE_ARN", "EXTERNAL_ID", "REGION", "TABLE_PREFIX")
+_PARTNER_VAR = re.compile(r"PARTNER_(?P<id>[A-Za-z0-9_]+?)_(?P<field>" + "|".join(_SUFFIXES) + ")")
+
+
+def normalize_partner_id(raw: object) -> str:
+    """Return the canonical (lower-case) partner id, or raise `InvalidPartnerId`.
+
+    Ids are case-insensitive letters, digits and underscore, 1 to 64 characters. The check
+    runs before any lookup, so hostile ids never reach STS, a session name or a table name.
+    """
+    if not isinstance(raw, str):
+        raise InvalidPartnerId(f"expected a string, got {type(raw).__name__}")
+    if not raw:
+        raise InvalidPartnerId("empty")
+    if len(raw) > PARTNER_ID_MAX:
+        raise InvalidPartnerId(f"longer than {PARTNER_ID_MAX} characters")
+    if not _PARTNER_ID.fullmatch(raw):
+        raise InvalidPartnerId("only letters, digits and underscore are allowed")
+    return raw.lower()
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    """One partner: the role to assume in its account and where its tables live."""
+
+    partner_id: str
+    role_arn: str
+    external_id: str = field(repr=False)
+    region: str
+    table_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        pid = normalize_partner_id(self.partner_id)
+        object.__setattr__(self, "partner_id", pid)
+        var = f"PARTNER_{pid.upper()}"
+        if not _ROLE_ARN.fullmatch(self.role_arn or ""):
+            raise ConfigError(
+                f"{var}_ROLE_ARN",
+                "must be an IAM role ARN like arn:aws:iam::123456789012:role/name",
+            )
+        if not _EXTERNAL_ID.fullmatch(self.external_id or ""):
+            # Never echo the value: it is a shared secret with the partner.
+            raise ConfigError(
+                f"{var}_EXTERNAL_ID",
+                "must be 2 to 1224 characters of letters, digits and +=,.@:/-_",
+            )
+        if not _REGION.fullmatch(self.region or ""):
+            raise ConfigError(
+                f"{var}_REGION", f"{self.region!r} is not an AWS region like us-east-1"
+            )
+        if not _TABLE_PREFIX.fullmatch(self.table_prefix):
+            raise ConfigError(
+                f"{var}_TABLE_PREFIX",
+                "may hold only letters, digits, underscore, dot and dash (200 at most)",
+            )
+
+    @property
+    def account_id(self) -> str:
+        """The partner's AWS account, read from the role ARN."""
+        return self.role_arn.split(":")[4]
+
+
+def partners_from_env(environ: Mapping[str, str] | None = None) -> list[PartnerConfig]:
+    """Read every `PARTNER_<ID>_*` variable and return the partners, validated.
+
+    Variables that do not end in a known field are ignored, so unrelated `PARTNER_...`
+    settings of the function do not break it; a partner missing a required field is an error.
+    """
+    env = os.environ if environ is None else environ
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for name, value in env.items():
+        match = _PARTNER_VAR.fullmatch(name)
+        if not match:
+            continue
+        pid = match["id"].lower()
+        fields_of = found.setdefault(pid, {})
+        if match["field"] in fields_of:
+            raise ConfigError(
+                name, f"partner {pid!r} is also set by {fields_of[match['field']][0]}"
+                " (partner ids are case-insensitive)"
+            )
+        fields_of[match["field"]] = (name, value)
+
+    home_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    partners = []
+    for pid, values in sorted(found.items()):
+        var = f"PARTNER_{pid.upper()}"
+        for required in ("ROLE_ARN", "EXTERNAL_ID"):
+            if required not in values:
+                raise ConfigError(f"{var}_{required}", "is required but not set")
+        region = values.get("REGION", ("", ""))[1] or home_region
+        if not region:
+            raise ConfigError(f"{var}_REGION", "is not set and neither is AWS_REGION")
+        partners.append(
+            PartnerConfig(
+                partner_id=pid,
+                role_arn=values["ROLE_ARN"][1].strip(),
+                external_id=values["EXTERNAL_ID"][1],
+                region=region.strip(),
+                table_prefix=values.get("TABLE_PREFIX", ("", ""))[1].strip(),
+            )
+        )
+    return partners
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How partner clients behave; each field has a `PARTNERDB_<FIELD>` variable.
+
+    Defaults suit Lambda: a short connect timeout (the deadline cannot cut a connect), three
+    attempts, and role credentials of 3600 s, the maximum for role chaining.
+    """
+
+    connect_timeout: float = 1.0
+    read_timeout: float = 10.0
+    max_pool_connections: int = 10
+    retry_mode: str = "standard"
+    max_attempts: int = 3
+    duration_seconds: int = 3600
+    cache_size: int = 256
+    sts_region: str = ""
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("connect_timeout", 0 < self.connect_timeout <= 1.0, "must be in (0, 1] seconds"),
+            ("read_timeout", 0 < self.read_timeout <= 900, "must be in (0, 900] seconds"),
+            ("max_pool_connections", 1 <= self.max_pool_connections <= 1000, "must be 1..1000"),
+            ("retry_mode", self.retry_mode in ("standard", "adaptive"),
+             "must be 'standard' or 'adaptive'"),
+            ("max_attempts", 1 <= self.max_attempts <= 10, "must be 1..10"),
+            ("duration_seconds", 900 <= self.duration_seconds <= 43200,
+             "must be 900..43200 (3600 at most when chaining roles, as Lambda does)"),
+            ("cache_size", 1 <= self.cache_size <= 100_000, "must be 1..100000"),
+            ("sts_region", self.sts_region == "" or bool(_REGION.fullmatch(self.sts_region)),
+             "must be an AWS region like us-east-1"),
+        ]
+        for name, ok, problem in checks:
+            if not ok:
+                raise ConfigError(f"PARTNERDB_{name.upper()}", problem)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ClientSettings:
+        """Defaults, then `PARTNERDB_*` variables, then explicit `overrides` (which win)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            var = f"PARTNERDB_{f.name.upper()}"
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            kind = type(getattr(cls, f.name))
+            try:
+                values[f.name] = kind(raw.strip())
+            except ValueError:
+                raise ConfigError(var, f"{raw!r} is not a valid {kind.__name__}") from None
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown client settings: {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if not values.get("sts_region"):
+            values["sts_region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> ClientSettings:
+        return replace(self, **overrides)

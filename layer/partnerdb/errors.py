@@ -1,0 +1,71 @@
+"""The one exception hierarchy of partnerdb.
+
+Every error says what went wrong and what to do about it. None carries a credential, a
+session token or an ExternalId: messages name partners, variables and role ARNs only.
+None derives from a botocore exception, so PynamoDB passes them through unwrapped.
+"""
+
+from __future__ import annotations
+
+
+class PartnerDBError(Exception):
+    """Base of every error partnerdb raises on purpose."""
+
+
+class ConfigError(PartnerDBError):
+    """The configuration is malformed; the message names the variable or field to fix."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class InvalidPartnerId(PartnerDBError):
+    """A partner id is not letters, digits and underscore of a sane length."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"invalid partner id: {problem}")
+
+
+class UnknownPartner(PartnerDBError):
+    """No partner of that id is configured; no credentials or DB exist for it."""
+
+    def __init__(self, partner_id: str) -> None:
+        self.partner_id = partner_id
+        super().__init__(
+            f"unknown partner {partner_id!r}: set PARTNER_{partner_id.upper()}_ROLE_ARN and "
+            f"PARTNER_{partner_id.upper()}_EXTERNAL_ID to serve it"
+        )
+
+
+class PartnerRoleError(PartnerDBError):
+    """The partner's role could not be assumed; no data was read or written."""
+
+    def __init__(self, partner_id: str, role_arn: str, problem: str) -> None:
+        self.partner_id = partner_id
+        self.role_arn = role_arn
+        super().__init__(f"partner {partner_id!r}: cannot assume {role_arn}: {problem}")
+
+
+class PartnerRoleRefused(PartnerRoleError):
+    """STS refused AssumeRole (trust policy, ExternalId or permissions); retrying won't help."""
+
+
+class PartnerRoleThrottled(PartnerRoleError):
+    """STS throttled AssumeRole past the retries the deadline allowed; retry later."""
+
+
+class DeadlineExceeded(PartnerDBError):
+    """The invocation's deadline left no time to start or finish a call.
+
+    The message always starts with "lambda timeout exceeded" so logs and responses can be
+    matched on it.
+    """
+
+    def __init__(self, detail: str = "") -> None:
+        message = "lambda timeout exceeded"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class ModelNotBindable(PartnerDBError):
+    """A model cannot be bound to a partner (for example, it is not a PynamoDB Model)."""
