@@ -35,6 +35,7 @@ from partnerdb.errors import (
     PartnerRoleRefused,
     PartnerRoleThrottled,
 )
+from partnerdb.redact import REDACTOR
 
 Clock = Callable[[], datetime]
 
@@ -111,6 +112,7 @@ class PartnerSession:
         self._clock = clock
         self._session_name = role_session_name(config.partner_id, function_name)
         self._assumed_once = False
+        self._issued: tuple[str, ...] = ()
         self.credentials = DeferredRefreshableCredentials(
             refresh_using=self._assume_role, method="assume-role", time_fetcher=clock
         )
@@ -159,6 +161,9 @@ class PartnerSession:
                 cfg.partner_id, cfg.role_arn, f"STS unreachable ({type(err).__name__})"
             ) from err
         creds = response["Credentials"]
+        REDACTOR.discard(*self._issued)
+        self._issued = (creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        REDACTOR.add(*self._issued)
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],

@@ -27,6 +27,7 @@ from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id
 from partnerdb.credentials import CacheStats, Clock, PartnerSession, SessionCache, utc_now
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import ConfigError, ModelNotBindable, UnknownPartner
+from partnerdb.redact import REDACTOR, install_redaction
 
 M = TypeVar("M", bound=Model)
 
@@ -55,6 +56,8 @@ class Partners:
                     f"PARTNER_{config.partner_id.upper()}", "partner configured twice"
                 )
             self._configs[config.partner_id] = config
+            REDACTOR.add(config.external_id)
+        install_redaction()
         self.settings = settings if settings is not None else ClientSettings.from_env()
         name = function_name
         if name is None:

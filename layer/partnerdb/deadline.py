@@ -4,8 +4,9 @@ A `Deadline` is a point on the monotonic clock. The deadline of the running invo
 a context variable, so concurrent invocations in threads never see each other's. Hooks on every
 client we build read it:
 
-- `before-call`: a call that would start after the deadline raises `DeadlineExceeded` before
-  anything is signed or sent (so not even credentials are fetched);
+- `before-parameter-build` (once per call, before endpoint resolution and signing, which may
+  fetch credentials): a call that would start after the deadline raises `DeadlineExceeded`
+  before anything is fetched, signed or sent;
 - `before-send` (each attempt): no attempt starts after the deadline, and the attempt's read
   timeout shrinks to the time left, which cuts a hung request at the deadline (botocore
   1.43.68+; older botocore can only cut it at the client's read timeout);
@@ -113,7 +114,7 @@ def _op_name(operation: Any) -> str:
     return str(getattr(operation, "name", operation))
 
 
-def _before_call(model: Any, **_: Any) -> None:
+def _before_call(model: Any = None, **_: Any) -> None:
     deadline = _current.get()
     if deadline is not None and deadline.remaining() <= 0:
         raise DeadlineExceeded(f"{_op_name(model)} not started, no time left")
@@ -205,7 +206,7 @@ def install_deadline_hooks(client: Any, *, retry_mode: str, max_attempts: int) -
     """
     events = client.meta.events
     svc = client.meta.service_model.service_id.hyphenize()
-    events.register_first(f"before-call.{svc}", _before_call)
+    events.register_first(f"before-parameter-build.{svc}", _before_call)
     events.register_first(f"before-send.{svc}", _before_send_for(client.meta.config.read_timeout))
 
     uid = f"retry-config-{svc}"

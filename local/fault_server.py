@@ -1,0 +1,155 @@
+"""A misbehaving AWS endpoint on 127.0.0.1 for fault tests and benchmarks.
+
+It speaks just enough of the DynamoDB (JSON) and STS (query/XML) protocols for botocore to
+parse its answers: it can hang (accept and never answer), throttle, refuse an AssumeRole,
+fail with 500s, or forward to a real server (moto). It counts the requests it received.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Reply = tuple[int, dict[str, str], bytes]
+#: A behaviour sees (path, headers, body) and returns a reply, or None to hang.
+Behaviour = Callable[[str, dict[str, str], bytes], Reply | None]
+
+HANG_LIMIT_SECONDS = 30.0
+
+
+def _json_error(status: int, code: str, message: str) -> Reply:
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    return status, {"Content-Type": "application/x-amz-json-1.0"}, body.encode()
+
+
+def _sts_error(status: int, code: str, message: str) -> Reply:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    )
+    return status, {"Content-Type": "text/xml"}, body.encode()
+
+
+def hang(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    """Accept the request and never answer."""
+    return None
+
+
+def dynamodb_throttle(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    return _json_error(400, "ProvisionedThroughputExceededException", "Rate exceeded")
+
+
+def dynamodb_500(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    return _json_error(500, "InternalServerError", "Internal server error")
+
+
+def sts_refuse(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    return _sts_error(403, "AccessDenied", "Not authorized to perform sts:AssumeRole")
+
+
+def sts_throttle(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+    return _sts_error(400, "Throttling", "Rate exceeded")
+
+
+def forward_to(url: str) -> Behaviour:
+    """Pass requests through to a real server (for faults injected part-way)."""
+
+    def forward(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        skip = {"host", "content-length", "connection"}
+        req = urllib.request.Request(
+            url + path,
+            data=body,
+            headers={k: v for k, v in headers.items() if k.lower() not in skip},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers.items()), err.read()
+
+    return forward
+
+
+class FaultServer:
+    """A threaded HTTP server on 127.0.0.1 whose behaviour can change between requests."""
+
+    def __init__(self, behaviour: Behaviour = hang) -> None:
+        self.behaviour = behaviour
+        self.requests = 0
+        self.targets: list[str] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                headers = {k: v for k, v in self.headers.items()}
+                with server._lock:
+                    server.requests += 1
+                    server.targets.append(headers.get("X-Amz-Target", self.path))
+                reply = server.behaviour(self.path, headers, body)
+                if reply is None:
+                    server._stopping.wait(HANG_LIMIT_SECONDS)
+                    self.close_connection = True
+                    return
+                status, reply_headers, payload = reply
+                self.send_response(status)
+                for key, value in reply_headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll `predicate` every 10 ms for at most `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()

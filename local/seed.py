@@ -1,0 +1,127 @@
+"""Partner accounts in a local moto server: roles, tables, and plain per-account clients.
+
+moto maps credentials from AssumeRole to the role's account, so a partner "account" is just
+a role ARN in it. Tables are created and read back here with plain botocore clients of that
+account, independent of partnerdb, so tests can check where partnerdb's writes landed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+
+ROLE_NAME = "partnerdb-access"
+
+
+@dataclass(frozen=True)
+class PartnerAccount:
+    """A partner as the function sees it: its id, account, ExternalId and table prefix."""
+
+    partner_id: str
+    account_id: str
+    external_id: str
+    table_prefix: str = ""
+    region: str = "us-east-1"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{ROLE_NAME}"
+
+    def env(self) -> dict[str, str]:
+        """The `PARTNER_<ID>_*` variables that configure this partner."""
+        var = f"PARTNER_{self.partner_id.upper()}"
+        env = {
+            f"{var}_ROLE_ARN": self.role_arn,
+            f"{var}_EXTERNAL_ID": self.external_id,
+            f"{var}_REGION": self.region,
+        }
+        if self.table_prefix:
+            env[f"{var}_TABLE_PREFIX"] = self.table_prefix
+        return env
+
+
+def account_client(service: str, account_id: str, endpoint: str, region: str = "us-east-1") -> Any:
+    """A botocore client acting inside `account_id` (moto: through an assumed role)."""
+    session = botocore.session.get_session()
+    sts = session.create_client("sts", region, endpoint_url=endpoint)
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/partnerdb-seed", RoleSessionName="seed"
+    )["Credentials"]
+    return session.create_client(
+        service,
+        region,
+        endpoint_url=endpoint,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+
+
+def home_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
+    """A botocore client with the function's own (home) credentials from the environment."""
+    return botocore.session.get_session().create_client(service, region, endpoint_url=endpoint)
+
+
+def create_role(partner: PartnerAccount, endpoint: str, trusted_account: str) -> None:
+    """The partner's role, trusting the function's account with an ExternalId condition.
+
+    moto does not enforce trust policies; the role makes the local stack look like a real
+    partner account (and shows what a partner deploys, see partner-role.yaml).
+    """
+    iam = account_client("iam", partner.account_id, endpoint, partner.region)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": partner.external_id}},
+            }
+        ],
+    }
+    iam.create_role(
+        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=3600
+    )
+
+
+def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
+    """Create `model`'s table (with its indexes) in the partner's account; return its name."""
+    # PynamoDB's schema is already in DynamoDB's wire shape (AttributeName, KeyType, ...).
+    schema = model._get_schema()
+    name = partner.table_prefix + model.Meta.table_name
+    params: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": schema["attribute_definitions"],
+        "KeySchema": schema["key_schema"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    gsis = [
+        {"IndexName": i["index_name"], "KeySchema": i["key_schema"], "Projection": i["projection"]}
+        for i in schema["global_secondary_indexes"]
+    ]
+    if gsis:
+        params["GlobalSecondaryIndexes"] = gsis
+    client = account_client("dynamodb", partner.account_id, endpoint, partner.region)
+    client.create_table(**params)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    return name
+
+
+def scan_items(table: str, account_id: str, endpoint: str, region: str = "us-east-1") -> list[Any]:
+    """Every item of `table` in `account_id` (empty if the table does not exist there)."""
+    client = account_client("dynamodb", account_id, endpoint, region)
+    try:
+        pages = client.get_paginator("scan").paginate(TableName=table)
+        return [item for page in pages for item in page["Items"]]
+    except client.exceptions.ResourceNotFoundException:
+        return []
+
+
+def list_tables(account_id: str, endpoint: str, region: str = "us-east-1") -> list[str]:
+    client = account_client("dynamodb", account_id, endpoint, region)
+    names: list[str] = client.list_tables()["TableNames"]
+    return names

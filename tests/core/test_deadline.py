@@ -1,0 +1,137 @@
+"""The deadline: nothing starts after it, hung calls are cut at it, retries stop before it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from local.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
+from local.moto_server import MotoServer
+from partnerdb import (
+    PER_REQUEST_READ_TIMEOUT,
+    ClientSettings,
+    Deadline,
+    DeadlineExceeded,
+    Partners,
+    current_deadline,
+)
+from tests.core.models import Order
+
+
+class Context:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_from_context_subtracts_the_buffer_and_zero_means_zero() -> None:
+    deadline = Deadline.from_context(Context(5000), buffer_ms=1000)
+    assert 3900 <= deadline.remaining_ms() <= 4000
+    assert Deadline.from_context(Context(0), buffer_ms=0).expired
+    assert Deadline.from_context(Context(500)).expired  # less than the buffer is no time
+    assert not Deadline.never().expired
+    with pytest.raises(ValueError):
+        Deadline.from_context(Context(5000), buffer_ms=-1)
+
+
+def _partners_with_dynamodb_at(
+    monkeypatch: pytest.MonkeyPatch, server: FaultServer, **settings: Any
+) -> Partners:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.url)
+    return Partners.from_env(settings=ClientSettings.from_env(**settings))
+
+
+def test_passed_deadline_sends_nothing(accounts: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FaultServer(hang) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        db = partners.db("acme", deadline=Deadline.after(-0.001))
+        with pytest.raises(DeadlineExceeded, match=r"^lambda timeout exceeded"):
+            db.model(Order).get("o-1")
+        assert dynamodb.requests == 0
+        assert partners.stats.sts_calls == 0  # not even the role was assumed
+
+
+def test_hung_server_is_cut_at_the_deadline(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert PER_REQUEST_READ_TIMEOUT, "the pinned botocore supports per-request read timeouts"
+    with FaultServer(hang) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        partners.db("acme").model(Order)  # bind outside the timed part
+        deadline = Deadline.after(1.0)
+        db = partners.db("acme", deadline=deadline)
+        with pytest.raises(DeadlineExceeded):
+            db.model(Order).get("o-1")
+        overrun = -deadline.remaining()
+        assert 0 <= overrun < 0.1
+        assert dynamodb.requests == 1
+
+
+def test_throttling_server_is_abandoned_before_the_deadline(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FaultServer(dynamodb_throttle) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb, max_attempts=10)
+        deadline = Deadline.after(1.5)
+        with pytest.raises(DeadlineExceeded, match="would not fit"):
+            partners.db("acme", deadline=deadline).model(Order).get("o-1")
+        assert deadline.remaining() > 0  # gave up early instead of sleeping past it
+        assert 1 <= dynamodb.requests < 10
+
+
+def test_adaptive_retry_mode_also_respects_the_deadline(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FaultServer(dynamodb_throttle) as dynamodb:
+        partners = _partners_with_dynamodb_at(
+            monkeypatch, dynamodb, max_attempts=10, retry_mode="adaptive"
+        )
+        deadline = Deadline.after(1.5)
+        with pytest.raises(DeadlineExceeded):
+            partners.db("acme", deadline=deadline).model(Order).get("o-1")
+        assert deadline.remaining() > -0.1
+        assert dynamodb.requests < 10
+
+
+def test_each_thread_keeps_its_own_deadline(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FaultServer(forward_to(moto.url)) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        with partners.db("acme") as warm:
+            warm.model(Order).count()  # assume the role once, up front
+        mine = partners.db("acme", deadline=Deadline.after(30))
+        barrier = threading.Barrier(8)
+
+        def invoke(n: int) -> str:
+            seconds = -1.0 if n % 2 else 10.0
+            db = partners.db("acme", deadline=Deadline.after(seconds))
+            barrier.wait(timeout=10)
+            try:
+                for _ in range(5):
+                    db.model(Order).count()
+                    time.sleep(0.005)
+                return "ok"
+            except DeadlineExceeded:
+                return "deadline"
+            finally:
+                db.close()
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(invoke, range(8)))
+    assert outcomes == ["ok", "deadline"] * 4
+    assert current_deadline() is mine.deadline  # the threads' deadlines never reached here
+
+
+def test_db_as_context_manager_restores_the_previous_deadline(accounts: object) -> None:
+    partners = Partners.from_env()
+    outer = partners.db("acme", deadline=Deadline.after(60))
+    with partners.db("globex", deadline=Deadline.after(5)) as db:
+        assert current_deadline() is db.deadline
+    assert current_deadline() is outer.deadline
