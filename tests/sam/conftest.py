@@ -1,4 +1,4 @@
-"""When the slow `sam build` check runs, and the paths the template checks share.
+"""When the slow `sam build` check runs.
 
 The template checks (cfn-lint, references, IAM) take a couple of seconds and always run. The
 `sam build` check installs aws-sam-cli into build/sam-venv (about 30 s and 340 MB the first
@@ -18,9 +18,6 @@ from pathlib import Path
 import pytest
 
 SAM_DIR = Path(__file__).resolve().parent
-ROOT = SAM_DIR.parent.parent
-TEMPLATE = ROOT / "template.yaml"
-PARTNER_ROLE = ROOT / "partner-role.yaml"
 
 SAM_BUILD_ENV = "PARTNERDB_TEST_SAM"
 

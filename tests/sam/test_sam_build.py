@@ -27,8 +27,10 @@ from typing import Any
 import pytest
 
 from local import sam
-from tests.sam.conftest import ROOT, TEMPLATE
 from tests.sam.refcheck import check_references, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
 
 pytestmark = pytest.mark.sam_build
 

@@ -24,8 +24,11 @@ from typing import Any
 
 import pytest
 
-from tests.sam.conftest import PARTNER_ROLE, ROOT, TEMPLATE
 from tests.sam.refcheck import Problem, check_references, collect_references, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+PARTNER_ROLE = ROOT / "partner-role.yaml"
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 PARTNER_ENV = re.compile(
