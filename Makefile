@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 ARCH ?= x86_64
 LAYER_PYTHON ?= 3.12
+SLIM ?=
+LAYER_ZIP := build/partnerdb-layer-$(LAYER_PYTHON)-$(ARCH)$(if $(SLIM),-slim).zip
 
 .PHONY: help install test test-ddblocal test-sam lint layer layer-build demo bench deploy clean
 
@@ -36,11 +38,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 layer-build: $(STAMP)
-	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON)
+	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON) $(if $(SLIM),--slim)
 
 layer: layer-build
-	$(PY) -m local.publish_layer --zip build/partnerdb-layer-$(LAYER_PYTHON)-$(ARCH).zip \
-		--python $(LAYER_PYTHON) --arch $(ARCH)
+	$(PY) -m local.publish_layer --zip $(LAYER_ZIP) --python $(LAYER_PYTHON) --arch $(ARCH)
 
 demo: $(STAMP)
 	$(PY) -m local.demo
