@@ -1,0 +1,148 @@
+"""Event shapes: where an invocation's partner id, action and data come from.
+
+- direct invoke: ``{"partnerId": "acme", "action": "getPayment", "data": {...}}``
+- API Gateway REST (payload 1.0: ``httpMethod`` + ``requestContext``) and HTTP APIs / function
+  URLs (payload 2.0: ``version == "2.0"`` + ``requestContext.http``): the ``X-Partner-Id``
+  header (any case), else the ``partnerId`` path parameter; when both are present they must
+  agree. The action is the ``action`` path parameter with the JSON body as data, else the body
+  is an envelope ``{"action": ..., "data": ...}`` like a direct invoke.
+
+Anything malformed raises `BadRequest` (400); ids are checked by `normalize_partner_id`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from enum import StrEnum
+from typing import Any
+
+from handler_sdk.errors import ECHO_MAX, BadRequest
+from partnerdb import normalize_partner_id
+
+PARTNER_HEADER = "x-partner-id"
+PARTNER_PATH_PARAMETER = "partnerId"
+ACTION_PATH_PARAMETER = "action"
+
+
+class Shape(StrEnum):
+    """The kind of event; it decides the partner id's source and the response format."""
+
+    DIRECT = "direct"
+    APIGW_V1 = "apigw_v1"
+    APIGW_V2 = "apigw_v2"
+
+
+def detect_shape(event: object) -> Shape:
+    """API Gateway payload 2.0, 1.0, or a direct invoke (anything else, even a non-dict)."""
+    if isinstance(event, dict):
+        context = event.get("requestContext")
+        if isinstance(context, dict):
+            if event.get("version") == "2.0" and "http" in context:
+                return Shape.APIGW_V2
+            if "httpMethod" in event:
+                return Shape.APIGW_V1
+    return Shape.DIRECT
+
+
+def partner_id_of(event: object, shape: Shape) -> str:
+    """The invocation's partner id, normalized; `BadRequest`/`InvalidPartnerId` if unusable."""
+    if not isinstance(event, dict):
+        raise BadRequest("event must be a JSON object")
+    if shape is Shape.DIRECT:
+        if "partnerId" not in event:
+            raise BadRequest("partnerId is required")
+        return normalize_partner_id(event["partnerId"])
+    header = _header(event)
+    path = _mapping(event, "pathParameters").get(PARTNER_PATH_PARAMETER)
+    if header is None and path is None:
+        raise BadRequest("the X-Partner-Id header or the partnerId path parameter is required")
+    if path is None:
+        return normalize_partner_id(header)
+    from_path = normalize_partner_id(path)
+    if header is not None and normalize_partner_id(header) != from_path:
+        raise BadRequest("the X-Partner-Id header and the partnerId path parameter disagree")
+    return from_path
+
+
+def route_of(event: object, shape: Shape) -> str | None:
+    """A cheap label of what was asked, for logs: the action, else the API route."""
+    if not isinstance(event, dict):
+        return None
+    if shape is Shape.DIRECT:
+        action = event.get("action")
+        return action[:ECHO_MAX] if isinstance(action, str) else None
+    params = event.get("pathParameters")
+    if isinstance(params, dict) and isinstance(params.get(ACTION_PATH_PARAMETER), str):
+        return str(params[ACTION_PATH_PARAMETER])
+    if shape is Shape.APIGW_V2:
+        route = event.get("routeKey")
+        return route if isinstance(route, str) else None
+    method, resource = event.get("httpMethod"), event.get("resource")
+    return f"{method} {resource}" if isinstance(method, str) and isinstance(resource, str) else None
+
+
+def action_and_data(event: object, shape: Shape) -> tuple[object, object]:
+    """The (action, data) an `ActionRouter` dispatches on; either may be None when absent."""
+    if not isinstance(event, dict):
+        raise BadRequest("event must be a JSON object")
+    if shape is Shape.DIRECT:
+        return event.get("action"), event.get("data")
+    body = json_body(event)
+    action = _mapping(event, "pathParameters").get(ACTION_PATH_PARAMETER)
+    if action is not None:
+        return action, body
+    if isinstance(body, dict):
+        return body.get("action"), body.get("data")
+    return None, None
+
+
+def json_body(event: dict[str, Any]) -> object:
+    """An API Gateway event's body parsed as JSON (base64 undone); None when empty."""
+    body = event.get("body")
+    if body is None or body == "":
+        return None
+    if not isinstance(body, str):
+        raise BadRequest("body must be a string")
+    if event.get("isBase64Encoded") is True:
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise BadRequest("body is not valid base64-encoded UTF-8") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise BadRequest("body is not valid JSON") from None
+
+
+def _mapping(event: dict[str, Any], key: str) -> dict[str, Any]:
+    value = event.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{key} must be an object")
+    return value
+
+
+def _header(event: dict[str, Any]) -> str | None:
+    """The X-Partner-Id value from `headers` and `multiValueHeaders`, in any case.
+
+    Several different values are refused rather than one picked.
+    """
+    found: list[object] = []
+    for name, value in _mapping(event, "headers").items():
+        if isinstance(name, str) and name.lower() == PARTNER_HEADER:
+            found.append(value)
+    for name, value in _mapping(event, "multiValueHeaders").items():
+        if isinstance(name, str) and name.lower() == PARTNER_HEADER:
+            if not isinstance(value, list):
+                raise BadRequest("multiValueHeaders values must be lists")
+            found.extend(value)
+    if not found:
+        return None
+    if not all(isinstance(value, str) for value in found):
+        raise BadRequest("the X-Partner-Id header must be a string")
+    if len({str(value).lower() for value in found}) > 1:  # ids are case-insensitive
+        raise BadRequest("the X-Partner-Id header is given more than once with different values")
+    return str(found[0])

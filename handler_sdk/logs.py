@@ -1,0 +1,155 @@
+"""One JSON log line per invocation, on stdout, through the ``handler_sdk`` logger.
+
+The logger has its own stdout handler and does not propagate, so the root handler that
+awslambdaric (or Powertools) installs does not print the line a second time. Silence it with
+``logging.getLogger("handler_sdk").setLevel(logging.WARNING)`` (5xx lines are ERROR).
+
+The line holds ids, timings and outcome only. Error texts and tracebacks are scrubbed of the
+function's own secret key and session token and of every ``PARTNER_*_EXTERNAL_ID`` value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from contextvars import ContextVar, Token
+from typing import Any
+
+LOGGER_NAME = "handler_sdk"
+REDACTED = "[redacted]"
+_SECRET_MIN = 8  # shorter values are not scrubbed (they would mangle ordinary text)
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+class InvocationRecord:
+    """What the log line of one invocation says; the decorator fills it, the router adds the
+    action."""
+
+    __slots__ = (
+        "action",
+        "cold_start",
+        "duration_ms",
+        "error",
+        "error_type",
+        "function_name",
+        "partner_id",
+        "request_id",
+        "shape",
+        "status",
+        "sts_calls",
+        "trace_id",
+        "traceback",
+    )
+
+    def __init__(self, function_name: str | None, request_id: str | None, shape: str) -> None:
+        self.function_name = function_name
+        self.request_id = request_id
+        self.shape = shape
+        self.partner_id: str | None = None
+        self.action: str | None = None
+        self.cold_start = False
+        self.duration_ms = 0.0
+        self.status = 0
+        self.error_type: str | None = None
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.sts_calls = 0
+        self.trace_id: str | None = None
+
+    def line(self) -> dict[str, Any]:
+        now = time.time()
+        fields: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            + f".{int(now % 1 * 1000):03d}Z",
+            "level": "ERROR" if self.status >= 500 else "INFO",
+            "logger": LOGGER_NAME,
+            "message": "invocation",
+            "function_name": self.function_name,
+            "request_id": self.request_id,
+            "partner_id": self.partner_id,
+            "action": self.action,
+            "shape": self.shape,
+            "cold_start": self.cold_start,
+            "duration_ms": round(self.duration_ms, 3),
+            "status": self.status,
+            "error_type": self.error_type,
+            "sts_calls": self.sts_calls,
+        }
+        if self.error is not None:
+            fields["error"] = redact(self.error)
+        if self.traceback is not None:
+            fields["traceback"] = redact(self.traceback)
+        if self.trace_id is not None:
+            fields["xray_trace_id"] = self.trace_id
+        return fields
+
+
+_current: ContextVar[InvocationRecord | None] = ContextVar("handler_sdk_invocation", default=None)
+
+
+def start(record: InvocationRecord) -> Token[InvocationRecord | None]:
+    """Make `record` the current invocation's (returns the token for `finish`)."""
+    return _current.set(record)
+
+
+def finish(token: Token[InvocationRecord | None]) -> None:
+    _current.reset(token)
+
+
+def note_action(action: str) -> None:
+    """Record the action being dispatched (the router calls this)."""
+    record = _current.get()
+    if record is not None:
+        record.action = action
+
+
+def emit(record: InvocationRecord) -> None:
+    """Write the invocation's line (ERROR level for 5xx, INFO otherwise)."""
+    level = logging.ERROR if record.status >= 500 else logging.INFO
+    if logger.isEnabledFor(level):
+        logger.log(level, json.dumps(record.line(), default=str, separators=(",", ":")))
+
+
+def redact(text: str) -> str:
+    """`text` with the function's secrets and the partners' ExternalIds replaced."""
+    env = os.environ
+    secrets = [env.get("AWS_SECRET_ACCESS_KEY", ""), env.get("AWS_SESSION_TOKEN", "")]
+    secrets += [
+        value
+        for name, value in env.items()
+        if name.startswith("PARTNER_") and name.endswith("_EXTERNAL_ID")
+    ]
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SECRET_MIN and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class StdoutHandler(logging.Handler):
+    """Writes each message as one line to the *current* ``sys.stdout`` (awslambdaric and
+    pytest's capsys replace it after import)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stdout
+        if stream is None:
+            return
+        try:
+            stream.write(record.getMessage() + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _install() -> None:
+    if not any(isinstance(h, StdoutHandler) for h in logger.handlers):
+        logger.addHandler(StdoutHandler())
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+_install()

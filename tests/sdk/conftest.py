@@ -1,0 +1,184 @@
+"""SDK test fixtures: two partner accounts in moto, sample events, a fake Lambda context."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handler_sdk import decorator
+from local.moto_server import MotoServer
+from partnerdb import Partners
+from tests.conftest import HOME_ENV
+from tests.sdk.models import Payment
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = Path(__file__).parent / "events"
+ACME_ROLE = "arn:aws:iam::111111111111:role/partnerdb"
+GLOBEX_ROLE = "arn:aws:iam::222222222222:role/partnerdb"
+ACME_EXTERNAL_ID = "acme-sdk-external-7d41c9a2"
+GLOBEX_EXTERNAL_ID = "globex-sdk-external-b58e03f6"
+PARTNER_ENV = {
+    "PARTNER_ACME_ROLE_ARN": ACME_ROLE,
+    "PARTNER_ACME_EXTERNAL_ID": ACME_EXTERNAL_ID,
+    "PARTNER_GLOBEX_ROLE_ARN": GLOBEX_ROLE,
+    "PARTNER_GLOBEX_EXTERNAL_ID": GLOBEX_EXTERNAL_ID,
+    "PARTNER_GLOBEX_TABLE_PREFIX": "gx_",
+}
+
+
+@dataclass
+class FakeContext:
+    """The attributes of awslambdaric's LambdaContext the SDK and Powertools read."""
+
+    remaining_ms: int = 10_000
+    function_name: str = "payments"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:payments"
+    log_group_name: str = "/aws/lambda/payments"
+    log_stream_name: str = "2024/11/26/[$LATEST]0123456789abcdef"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of a sample event from tests/sdk/events."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+@pytest.fixture
+def env(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """ACME and GLOBEX configured; returns the environment a subprocess needs."""
+    for key, value in PARTNER_ENV.items():
+        monkeypatch.setenv(key, value)
+    return {**HOME_ENV, **PARTNER_ENV, "AWS_ENDPOINT_URL": moto.url}
+
+
+@pytest.fixture
+def partners(env: dict[str, str]) -> Partners:
+    """Partners from the environment with the payments table and p-1 in each account."""
+    setup = Partners.from_env()
+    setup.register_models(Payment)
+    for pid, amount in (("acme", 10.5), ("globex", 99)):
+        with setup.db(pid) as db:
+            model = db.model(Payment)
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+            model(id="p-1", amount=amount, currency="EUR").save()
+    return fresh_partners()
+
+
+def fresh_partners() -> Partners:
+    """New Partners (no STS call made yet) on the tables `partners` created."""
+    return Partners.from_env()
+
+
+@pytest.fixture
+def default_partners(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the process-wide default Partners be built again from this test's environment."""
+    monkeypatch.setattr(decorator, "_default_partners", decorator._DefaultPartners())
+
+
+@pytest.fixture
+def cold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next invocation the process's first."""
+    monkeypatch.setattr(decorator, "_cold_start", True)
+
+
+def log_lines(out: str) -> list[dict[str, Any]]:
+    """The SDK's invocation lines in captured stdout."""
+    lines = []
+    for line in out.splitlines():
+        if line.startswith("{"):
+            parsed = json.loads(line)
+            if parsed.get("logger") == "handler_sdk":
+                lines.append(parsed)
+    return lines
+
+
+def body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def secrets() -> list[str]:
+    """Every secret that must never show: home keys, ExternalIds, what moto's STS issued."""
+    from moto.sts.models import sts_backends
+
+    found = [
+        HOME_ENV["AWS_SECRET_ACCESS_KEY"],
+        HOME_ENV["AWS_SESSION_TOKEN"],
+        ACME_EXTERNAL_ID,
+        GLOBEX_EXTERNAL_ID,
+    ]
+    for account in sts_backends.values():
+        for backend in account.values():
+            for role in backend.assumed_roles:
+                found += [role.secret_access_key, role.session_token]
+    return found
+
+
+def run_python(
+    code: str, env: dict[str, str], *, flags: Sequence[str] = (), timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a fresh interpreter of this venv, from the repo root, with only `env`."""
+    full = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class FakeSTS:
+    """An STS endpoint on 127.0.0.1 that answers every request with one error."""
+
+    def __init__(self, status: int, code: str) -> None:
+        payload = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+            f"<Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error>"
+            "<RequestId>0</RequestId></ErrorResponse>"
+        ).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+
+    def __enter__(self) -> FakeSTS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
