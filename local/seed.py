@@ -3,15 +3,23 @@
 moto maps credentials from AssumeRole to the role's account, so a partner "account" is just
 a role ARN in it. Tables are created and read back here with plain botocore clients of that
 account, independent of partnerdb, so tests can check where partnerdb's writes landed.
+
+When `TEST_DYNAMODB_ENDPOINT` is set (`python -m local.ddblocal`, for tests marked ddblocal),
+the DynamoDB clients built here use DynamoDB Local there; STS and IAM stay on moto. DynamoDB
+Local runs with one shared database, so every "account" sees the same tables there: account
+isolation cannot be observed, and partners need distinct table prefixes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
+
+from local.ddblocal import ENDPOINT_ENV
 
 ROLE_NAME = "partnerdb-access"
 
@@ -43,8 +51,23 @@ class PartnerAccount:
         return env
 
 
+def service_endpoint(service: str, endpoint: str) -> str:
+    """Where `service` is served: DynamoDB Local for dynamodb when its endpoint is set."""
+    if service == "dynamodb":
+        return os.environ.get(ENDPOINT_ENV) or endpoint
+    return endpoint
+
+
+def ddblocal_active() -> bool:
+    """Whether DynamoDB goes to DynamoDB Local (one database shared by every account)."""
+    return bool(os.environ.get(ENDPOINT_ENV))
+
+
 def account_client(service: str, account_id: str, endpoint: str, region: str = "us-east-1") -> Any:
-    """A botocore client acting inside `account_id` (moto: through an assumed role)."""
+    """A botocore client acting inside `account_id` (moto: through an assumed role).
+
+    `endpoint` is moto's; a dynamodb client goes to DynamoDB Local instead when it is active.
+    """
     session = botocore.session.get_session()
     sts = session.create_client("sts", region, endpoint_url=endpoint)
     creds = sts.assume_role(
@@ -53,7 +76,7 @@ def account_client(service: str, account_id: str, endpoint: str, region: str = "
     return session.create_client(
         service,
         region,
-        endpoint_url=endpoint,
+        endpoint_url=service_endpoint(service, endpoint),
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
@@ -62,7 +85,9 @@ def account_client(service: str, account_id: str, endpoint: str, region: str = "
 
 def home_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
     """A botocore client with the function's own (home) credentials from the environment."""
-    return botocore.session.get_session().create_client(service, region, endpoint_url=endpoint)
+    return botocore.session.get_session().create_client(
+        service, region, endpoint_url=service_endpoint(service, endpoint)
+    )
 
 
 def create_role(partner: PartnerAccount, endpoint: str, trusted_account: str) -> None:
@@ -92,7 +117,7 @@ def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
     """Create `model`'s table (with its indexes) in the partner's account; return its name."""
     # PynamoDB's schema is already in DynamoDB's wire shape (AttributeName, KeyType, ...).
     schema = model._get_schema()
-    name = partner.table_prefix + model.Meta.table_name
+    name: str = partner.table_prefix + model.Meta.table_name
     params: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": schema["attribute_definitions"],
@@ -106,7 +131,15 @@ def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
     if gsis:
         params["GlobalSecondaryIndexes"] = gsis
     client = account_client("dynamodb", partner.account_id, endpoint, partner.region)
-    client.create_table(**params)
+    try:
+        client.create_table(**params)
+    except client.exceptions.ResourceInUseException:
+        if not ddblocal_active():
+            raise
+        raise RuntimeError(
+            f"table {name!r} already exists in DynamoDB Local: its one shared database holds "
+            "every account's tables, so partners need distinct table prefixes there"
+        ) from None
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     return name
 
@@ -122,6 +155,7 @@ def scan_items(table: str, account_id: str, endpoint: str, region: str = "us-eas
 
 
 def list_tables(account_id: str, endpoint: str, region: str = "us-east-1") -> list[str]:
+    """The table names in `account_id` (in DynamoDB Local: every table, accounts are shared)."""
     client = account_client("dynamodb", account_id, endpoint, region)
     names: list[str] = client.list_tables()["TableNames"]
     return names

@@ -31,6 +31,7 @@ def test_writes_land_in_each_partners_account_only(
     assert list_tables(HOME_ACCOUNT, moto.url) == []
 
 
+@pytest.mark.ddblocal
 def test_reads_see_only_own_partner(partners: Partners) -> None:
     acme = partners.db("acme").model(Order)
     globex = partners.db("globex").model(Order)
@@ -42,6 +43,7 @@ def test_reads_see_only_own_partner(partners: Partners) -> None:
         globex.get("shared-id")
 
 
+@pytest.mark.ddblocal
 def test_whole_pynamodb_api_on_bound_models(partners: Partners) -> None:
     db = partners.db("globex", deadline=Deadline.after(10))
     orders = db.model(Order)
@@ -77,6 +79,7 @@ def test_global_model_is_never_mutated(partners: Partners) -> None:
     assert partners.db("acme").model(Order) is not bound
 
 
+@pytest.mark.ddblocal
 def test_transactions_run_on_the_partners_connection(
     partners: Partners, moto: MotoServer
 ) -> None:
