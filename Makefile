@@ -55,8 +55,9 @@ test-ddblocal: $(STAMP)
 test-sam: $(STAMP)
 	$(PY) -m pytest -q tests/sam
 
+# SAM CLI lives in its own venv (build/sam-venv): it pins an older boto3 than the layer.
 deploy: $(STAMP)
-	$(VENV)/bin/sam build && $(VENV)/bin/sam deploy --guided
+	./local/sam.sh build && ./local/sam.sh deploy --guided
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

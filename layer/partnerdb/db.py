@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from contextvars import Token
@@ -34,6 +35,7 @@ M = TypeVar("M", bound=Model)
 #: Configured partners bound eagerly by `register_models` (beyond this, binding is lazy).
 PREBIND_LIMIT = 32
 _BOUND_TO = "__partnerdb_partner__"
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
 
 class Partners:
@@ -240,11 +242,17 @@ def _check_bindable(model: Any) -> None:
 def _bind(model: type[M], session: PartnerSession) -> type[M]:
     config = session.config
     base_meta: Any = model.Meta
+    table_name = config.table_prefix + base_meta.table_name
+    if not _TABLE_NAME.fullmatch(table_name):
+        raise ModelNotBindable(
+            f"table name {table_name!r} of {model.__name__} for partner {config.partner_id!r} "
+            "is not a DynamoDB table name (3-255 letters, digits, _ . -)"
+        )
     meta = type(
         "Meta",
         (base_meta,),
         {
-            "table_name": config.table_prefix + base_meta.table_name,
+            "table_name": table_name,
             "region": config.region,
             "aws_access_key_id": None,
             "aws_secret_access_key": None,

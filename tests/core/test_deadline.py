@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -99,10 +100,12 @@ def test_adaptive_retry_mode_also_respects_the_deadline(
         assert dynamodb.requests < 10
 
 
+@pytest.mark.ddblocal
 def test_each_thread_keeps_its_own_deadline(
     accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FaultServer(forward_to(moto.url)) as dynamodb:
+    real_dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", moto.url)
+    with FaultServer(forward_to(real_dynamodb)) as dynamodb:
         partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
         with partners.db("acme") as warm:
             warm.model(Order).count()  # assume the role once, up front

@@ -107,6 +107,12 @@ def test_transactions_refuse_models_of_another_partner(partners: Partners) -> No
 
 
 def test_bind_rejects_what_it_cannot_bind(partners: Partners) -> None:
+    class Tiny(Order):
+        class Meta:
+            table_name = "t"
+
+    with pytest.raises(ModelNotBindable, match="not a DynamoDB table name"):
+        partners.db("acme").model(Tiny)
     db = partners.db("acme")
     with pytest.raises(ModelNotBindable):
         db.model(dict)  # type: ignore[type-var]
