@@ -1,0 +1,377 @@
+"""The one table: figures, ratios against the baselines, targets; JSON, Markdown and a plot.
+
+`rows(figures)` turns the figure documents into table rows with a pass/fail beside each
+target; `markdown()` renders them (the same text is printed and written to latest.md);
+`notes()` adds derived facts that explain the rows (confidence intervals, import breakdown,
+overhead decomposition, memory split); `plot_cold()` draws the cold-start distributions.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.stats import DASH, MINUS, TIMES
+from bench.worker import ROOT
+
+VARIANTS = ("handwritten", "powertools", "ours")
+MIB = 1024 * 1024
+_BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table; `values` by variant (ours only for single-valued figures)."""
+
+    figure: str
+    values: dict[str, str]
+    vs_handwritten: str = ""
+    vs_powertools: str = ""
+    target: str = ""
+    result: str = ""
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores, interpreter, library versions and the git commit of this run."""
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")),
+                       cpu)
+    except OSError:
+        pass
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30)
+        return done.stdout.strip()
+
+    versions = {}
+    for dist in ("botocore", "boto3", "pynamodb", "aws-xray-sdk", "aws-lambda-powertools",
+                 "awslambdaric", "moto"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "absent"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+        "versions": versions,
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_describe": git("describe", "--always", "--dirty"),
+    }
+
+
+def ratio_ci(ours: Sequence[float], base: Sequence[float], seed: int = 7) -> tuple[float, float]:
+    """95% bootstrap interval of median(ours) / median(base)."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(ours, k=len(ours)))
+        / statistics.median(rng.choices(base, k=len(base)))
+        for _ in range(_BOOTSTRAP)
+    )
+    return ratios[int(0.025 * _BOOTSTRAP)], ratios[int(0.975 * _BOOTSTRAP) - 1]
+
+
+def _fmt(summary: dict[str, Any], digits: int = 1) -> str:
+    return (f"{summary['median']:.{digits}f} [{summary['min']:.{digits}f}{DASH}"
+            f"{summary['max']:.{digits}f}]")
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _per_variant(doc: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    return {v: d[key]["summary"] for v, d in doc["variants"].items()}
+
+
+def _comparisons(
+    name: str, sums: dict[str, dict[str, Any]], target: str, max_vs_hw: float
+) -> Row:
+    """A three-variant row with ratios and the 'no slower than / faster than' verdict."""
+    values = {v: _fmt(s) for v, s in sums.items()}
+    vs_hw = vs_pt = ""
+    oks: list[bool] = []
+    ours = sums.get("ours")
+    if ours and "handwritten" in sums:
+        ratio = ours["median"] / sums["handwritten"]["median"]
+        vs_hw = f"{ratio:.3f}{TIMES}"
+        oks.append(ratio <= max_vs_hw)
+    if ours and "powertools" in sums:
+        ratio = ours["median"] / sums["powertools"]["median"]
+        vs_pt = f"{ratio:.3f}{TIMES}"
+        oks.append(ratio < 1.0)
+    result = _verdict(all(oks)) if target and oks else ""
+    return Row(name, values, vs_hw, vs_pt, target, result)
+
+
+def rows(figures: dict[str, Any]) -> list[Row]:
+    """The table rows for whichever figures ran."""
+    out: list[Row] = []
+    if "cold" in figures:
+        cold = figures["cold"]
+        out.append(_comparisons("Cold start: spawn → first response (ms)",
+                                _per_variant(cold, "cold_start_ms"),
+                                f"ours ≤ 1.00{TIMES} hw; < 1{TIMES} pt", 1.0))
+        out.append(_comparisons("  of which init: spawn → first /next (ms)",
+                                _per_variant(cold, "init_ms"), "", 1.0))
+        out.append(_comparisons("  of which first invocation (ms)",
+                                _per_variant(cold, "first_invoke_ms"), "", 1.0))
+    if "imports" in figures:
+        out.append(_comparisons("Import of app alone, fresh process (ms)",
+                                _per_variant(figures["imports"], "import_ms"), "", 1.0))
+    if "warm" in figures:
+        out.append(_comparisons("Warm invocation, Lambda Duration (ms)",
+                                _per_variant(figures["warm"], "duration_ms"),
+                                f"ours ≤ 1.05{TIMES} hw; < 1{TIMES} pt", 1.05))
+    if "overhead" in figures:
+        arms = figures["overhead"]["arms_us"]
+        minus = figures["overhead"]["ours_minus_us"]
+        out.append(Row(
+            "In-process µs/call, DynamoDB answered in memory",
+            {"handwritten": _fmt(arms["handwritten"]), "ours": _fmt(arms["ours"])},
+            f"{minus['handwritten']['median']:+.1f} µs",
+        ))
+        out.append(Row(
+            f"  ours {MINUS} plain botocore GetItem (µs/call)",
+            {"ours": f"{minus['plain']['median']:+.1f} "
+                     f"[{minus['plain']['min']:+.0f}{DASH}{minus['plain']['max']:+.0f}]"},
+        ))
+    if "hooks" in figures:
+        hooks = figures["hooks"]
+        direct, e2e = hooks["direct_delta_us"], hooks["e2e_delta_us"]
+        out.append(Row(
+            "Deadline hooks per call (µs): direct / end to end",
+            {"ours": f"{direct['median']:.1f} / {e2e['median']:.1f}"},
+            target="≤ 30 µs", result=_verdict(direct["median"] <= 30.0),
+        ))
+    if "sts_runtime" in figures:
+        doc = figures["sts_runtime"]
+        values, oks = {}, []
+        for variant, data in doc["variants"].items():
+            counts = sorted(set(data["sts_calls_per_partner"].values()))
+            values[variant] = f"{'/'.join(map(str, counts))} per partner"
+            if variant == "ours":
+                oks.append(counts == [1])
+        out.append(Row(
+            f"STS calls per partner, {doc['invocations']} invocations / {doc['partners']} partners",
+            values, target="exactly 1", result=_verdict(all(oks)) if oks else "",
+        ))
+    if "sts_hourly" in figures:
+        doc = figures["sts_hourly"]
+        rate = max(doc["sts_calls_per_partner_per_hour"])
+        out.append(Row(
+            f"STS calls per partner per hour ({doc['simulated_hours']:g} h simulated)",
+            {"ours": f"{rate:.2f}"}, target="1 per hour", result=_verdict(rate <= 1.0),
+        ))
+    if "bind" in figures:
+        bind = figures["bind"]["bind_ms"]
+        out.append(Row("Bind a never-seen partner (ms)", {"ours": _fmt(bind, 2)},
+                       target="≤ 10 ms median", result=_verdict(bind["median"] <= 10.0)))
+    if "memory" in figures:
+        for mode, label in (("canned", "no connection"), ("tls", "HTTPS connection as on AWS")):
+            mem = figures["memory"].get(mode)
+            if mem is None:
+                continue
+            rss = mem["rss_bytes_per_partner"] / MIB
+            traced = mem["tracemalloc_bytes_per_partner"] / MIB
+            out.append(Row(f"Memory per cached partner, {label} (MiB RSS / Python)",
+                           {"ours": f"{rss:.2f} / {traced:.2f}"}, target="≤ 0.5 MiB",
+                           result=_verdict(rss <= 0.5)))
+    if "deadline" in figures:
+        past = figures["deadline"]["past_deadline_ms"]
+        errors = figures["deadline"]["errors"]
+        out.append(Row(
+            f"Hung call: ended past the deadline (ms), {figures['deadline']['runs']} runs",
+            {"ours": _fmt(past, 1)}, target="≤ 100 ms (max)",
+            result=_verdict(past["max"] <= 100.0 and set(errors) == {"DeadlineExceeded"}),
+        ))
+    if "layer" in figures:
+        layer = figures["layer"]
+        for key in ("default", "slim"):
+            doc = layer[key]
+            out.append(Row(
+                f"Layer {key} (py{layer['python']} {layer['arch']}): zipped / unzipped (MiB)",
+                {"ours": f"{doc['zipped_mib']:.2f} / {doc['unzipped_mib']:.2f}"},
+            ))
+    return out
+
+
+_HEADERS = ("Figure", "handwritten", "powertools", "ours", "ours/hw", "ours/pt", "Target",
+            "Result")
+
+
+def markdown(table: Sequence[Row]) -> str:
+    """The table as a padded Markdown pipe table (readable as plain text too)."""
+    cells = [list(_HEADERS)] + [
+        [r.figure.replace("|", "/"), *(r.values.get(v, DASH) for v in VARIANTS),
+         r.vs_handwritten, r.vs_powertools, r.target, r.result]
+        for r in table
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_HEADERS))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+             for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def notes(figures: dict[str, Any]) -> list[str]:
+    """Derived facts that explain the table (printed under it, kept in latest.md)."""
+    out: list[str] = []
+    cold = figures.get("cold")
+    if cold and {"ours", "handwritten"} <= set(cold["variants"]):
+        ours = cold["variants"]["ours"]["cold_start_ms"]["samples"]
+        for base in ("handwritten", "powertools"):
+            if base in cold["variants"]:
+                low, high = ratio_ci(ours, cold["variants"][base]["cold_start_ms"]["samples"])
+                out.append(f"cold start ours/{base}: 95% bootstrap interval of the median "
+                           f"ratio {low:.3f}{DASH}{high:.3f}")
+    if cold and {"ours", "handwritten"} <= set(cold["variants"]):
+        paired = [o - h for o, h in zip(ours, cold["variants"]["handwritten"]["cold_start_ms"]
+                                        ["samples"], strict=True)]
+        out.append(f"cold start ours {MINUS} handwritten, paired by round: median "
+                   f"{statistics.median(paired):+.1f} ms; init + first invocation: "
+                   + ", ".join(
+                       f"{v} {_per_variant(cold, 'init_ms')[v]['median']:.0f} + "
+                       f"{_per_variant(cold, 'first_invoke_ms')[v]['median']:.0f} ms"
+                       for v in cold["variants"]))
+    prebind = figures.get("prebind")
+    if prebind:
+        by_count = prebind["register_models_ms_by_partners"]
+        out.append("ours at import, register_models with N partners configured (median ms): "
+                   + ", ".join(f"N={n}: {s['median']:.1f}" for n, s in by_count.items()))
+    warm = figures.get("warm")
+    if warm:
+        procs = warm.get("processes_started", {})
+        out.append("warm: one runtime process per variant throughout "
+                   f"(processes started {procs}); DynamoDB is moto on loopback")
+        if {"ours", "handwritten"} <= set(warm["variants"]):
+            sums = _per_variant(warm, "duration_ms")
+            gap_us = (sums["ours"]["median"] - sums["handwritten"]["median"]) * 1000
+            p10_us = (sums["ours"]["p10"] - sums["handwritten"]["p10"]) * 1000
+            out.append(f"warm ours {MINUS} handwritten: {gap_us:+.0f} µs at the median, "
+                       f"{p10_us:+.0f} µs at the 10th percentile")
+    imports = figures.get("imports")
+    if imports:
+        for variant, doc in imports["variants"].items():
+            top = ", ".join(f"{p['package']} {p['self_ms']:.0f}"
+                            for p in doc["top_packages_self_ms"][:6])
+            out.append(f"import {variant} (-X importtime self ms by package): {top}")
+    overhead = figures.get("overhead")
+    if overhead:
+        arms = {k: v["median"] for k, v in overhead["arms_us"].items()}
+        out.append(
+            "in-process decomposition (median µs/call): plain botocore "
+            f"{arms['plain']:.0f} → PynamoDB {arms['pynamodb']:.0f} → partnerdb core "
+            f"{arms['core']:.0f} → @with_partner_db {arms['ours']:.0f}; handwritten "
+            f"{arms['handwritten']:.0f}"
+        )
+    memory = figures.get("memory", {})
+    if "tls" in memory and "tls_shared" in memory:
+        tls, shared = memory["tls"], memory["tls_shared"]
+        out.append(
+            "memory what-if: partner clients sharing one HTTP session (one TLS context, one "
+            f"pool): {shared['rss_bytes_per_partner'] / MIB:.2f} MiB RSS per partner instead "
+            f"of {tls['rss_bytes_per_partner'] / MIB:.2f}; a new partner's first call (bind + "
+            f"AssumeRole + GetItem over HTTPS) {shared['new_partner_first_call_ms']['median']:.1f}"
+            f" ms instead of {tls['new_partner_first_call_ms']['median']:.1f} ms"
+        )
+    hourly = figures.get("sts_hourly")
+    if hourly:
+        out.append("partner p0 assumed its role at simulated minutes "
+                   f"{hourly['p0_assume_role_at_minutes']} (credentials of 3600 s, botocore "
+                   "refreshes 15 min before expiry)")
+    bind = figures.get("bind")
+    if bind:
+        out.append(f"bind: the process's first partner took {bind['first_ms']:.1f} ms (loads "
+                   "the DynamoDB service model into the shared loader)")
+    return out
+
+
+def write(results: dict[str, Any], out_dir: Path, table_text: str, notes_text: list[str]) -> None:
+    """latest.json and latest.md in `out_dir` (written whole, then renamed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(results, indent=1, sort_keys=False) + "\n"
+    tmp = out_dir / "latest.json.tmp"
+    tmp.write_text(payload)
+    tmp.replace(out_dir / "latest.json")
+    m = results["machine"]
+    md = [
+        "# partnerdb benchmarks",
+        "",
+        f"{results['finished_at']} · {m['cpu']} · {m['cores']} cores · {m['python']} · "
+        f"botocore {m['versions']['botocore']} · pynamodb {m['versions']['pynamodb']} · "
+        f"commit `{m['git_describe']}` · {results['mode']} run, "
+        f"{results['duration_s']:.0f} s · load average {results['load_average']}",
+        "",
+        f"Values are median [min{DASH}max]. Reproduce with `make bench`; see bench/README.md.",
+        "",
+        table_text,
+        "",
+        "## Notes",
+        "",
+        *(f"- {line}" for line in notes_text),
+        "",
+    ]
+    tmp = out_dir / "latest.md.tmp"
+    tmp.write_text("\n".join(md))
+    tmp.replace(out_dir / "latest.md")
+
+
+def plot_cold(figures: dict[str, Any], path: Path, subtitle: str) -> None:
+    """Cold start and import-time distributions per variant: boxes plus every sample."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(key, title) for key, title in (
+        ("cold", "Cold start: process spawn → first response (ms)"),
+        ("imports", "Import of the handler module alone (ms)"),
+    ) if key in figures]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.6), squeeze=False)
+    colors = {"handwritten": "#4C72B0", "powertools": "#DD8452", "ours": "#55A868"}
+    rng = random.Random(3)
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
+        field = "cold_start_ms" if key == "cold" else "import_ms"
+        names = [v for v in VARIANTS if v in figures[key]["variants"]]
+        data = [figures[key]["variants"][v][field]["samples"] for v in names]
+        box = ax.boxplot(data, widths=0.5, showfliers=False, patch_artist=True,
+                         medianprops={"color": "black", "linewidth": 1.6})
+        ax.set_xticks(range(1, len(names) + 1), names)
+        for patch, name in zip(box["boxes"], names, strict=True):
+            patch.set_facecolor(colors[name])
+            patch.set_alpha(0.35)
+        for i, (name, samples) in enumerate(zip(names, data, strict=True), start=1):
+            xs = [i + rng.uniform(-0.17, 0.17) for _ in samples]
+            ax.scatter(xs, samples, s=14, color=colors[name], alpha=0.85, zorder=3)
+            ax.annotate(f"median {statistics.median(samples):.1f}", (i, max(samples)),
+                        textcoords="offset points", xytext=(0, 6), ha="center", fontsize=9)
+        ax.set_title(f"{title}\n{len(data[0])} samples per variant", fontsize=10)
+        ax.set_ylabel("ms")
+        ax.grid(axis="y", alpha=0.3)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + (high - low) * 0.08)
+    fig.suptitle(subtitle, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def as_dicts(table: Sequence[Row]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in table]

@@ -1,0 +1,66 @@
+"""Figure 2a: warm invocation latency of each variant through the real runtime client.
+
+One execution environment per variant stays warm; invocations go in blocks, the variants
+taking turns block by block (the first variant rotating), so a slow moment of the machine
+hits every variant alike. Per invocation the figure keeps Lambda's Duration (`/next` handing
+the event out to the response, `FunctionResult.duration_ms`) and the caller's round trip
+(`total_ms`). The DynamoDB behind them is moto on loopback, so most of each figure is moto's
+own time; the in-process overhead figure (`bench.overhead`) takes the network out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench.rig import Rig, check, event, rotations
+from bench.stats import Summary
+from local.lambda_runner import LambdaFunction
+
+WARMUP = 30
+
+
+def run_warm(
+    rig: Rig,
+    variants: Sequence[str],
+    invocations: int,
+    block: int,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """`invocations` warm invocations per variant, interleaved in blocks of `block`."""
+    rounds = max(1, invocations // block)
+    functions: dict[str, LambdaFunction] = {v: rig.function(v) for v in variants}
+    duration: dict[str, list[float]] = {v: [] for v in variants}
+    total: dict[str, list[float]] = {v: [] for v in variants}
+    try:
+        for variant, fn in functions.items():
+            for _ in range(WARMUP):
+                check(variant, fn.invoke(event()))
+        for round_no, order in enumerate(rotations(variants, rounds)):
+            for variant in order:
+                fn = functions[variant]
+                for _ in range(block):
+                    result = check(variant, fn.invoke(event()))
+                    if result.cold_start:
+                        raise RuntimeError(f"{variant}: a warm invocation started a process")
+                    duration[variant].append(result.duration_ms or 0.0)
+                    total[variant].append(result.total_ms)
+            if (round_no + 1) % 5 == 0:
+                log(f"    warm: {round_no + 1}/{rounds} blocks of {block}")
+        processes = {v: fn.processes_started for v, fn in functions.items()}
+    finally:
+        for fn in functions.values():
+            fn.stop()
+            rig.started.remove(fn)
+    return {
+        "invocations": rounds * block,
+        "block": block,
+        "processes_started": processes,
+        "variants": {
+            v: {
+                "duration_ms": {"summary": Summary.of(duration[v]).to_json()},
+                "total_ms": {"summary": Summary.of(total[v]).to_json()},
+            }
+            for v in variants
+        },
+    }
