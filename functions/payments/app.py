@@ -209,9 +209,17 @@ def refund_payment(data: dict[str, Any], db: Any, context: Any) -> dict[str, Any
     except TransactWriteError as err:
         if "ConditionalCheckFailed" not in _cancel_codes(err):
             raise
-        raise Conflict(
-            "the payment changed while refunding; read it again before retrying"
-        ) from None
+        # A racing call with this same key may have made the refund: answer as a retry would.
+        try:
+            done = transactions.get(payment_id, refund_id, consistent_read=True)
+        except Transaction.DoesNotExist:
+            raise Conflict(
+                "the payment changed while refunding; read it again before retrying"
+            ) from None
+        if int(done.amount) != amount:
+            raise Conflict("idempotencyKey was already used for a different refund") from None
+        current = payments.get(payment_id, consistent_read=True)
+        return {"payment": _view(current), "refundId": refund_id, "created": False}
     payment.refunded, payment.status = total, status
     return {"payment": _view(payment), "refundId": refund_id, "created": True}
 

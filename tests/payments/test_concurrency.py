@@ -175,13 +175,6 @@ def test_racing_refunds_never_refund_more_than_the_payment(
     assert _refunded(payment_id) == ("60", "partially_refunded")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG functions/payments/app.py refund_payment: a retry racing the original refund "
-    "with the same idempotencyKey gets 409 'the payment changed while refunding' instead of "
-    "the idempotent answer (createPayment reads back after ConditionalCheckFailed; "
-    "refundPayment does not)",
-)
 def test_racing_refunds_with_one_key_all_get_the_one_refund(
     refund_racers: tuple[list[Payments], AtomicDynamoDB, str],
 ) -> None:
