@@ -113,6 +113,11 @@ def create_role(partner: PartnerAccount, endpoint: str, trusted_account: str) ->
     )
 
 
+def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    # PynamoDB lists keys in attribute order; DynamoDB (unlike moto) wants HASH before RANGE.
+    return sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
+
+
 def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
     """Create `model`'s table (with its indexes) in the partner's account; return its name."""
     # PynamoDB's schema is already in DynamoDB's wire shape (AttributeName, KeyType, ...).
@@ -121,11 +126,15 @@ def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
     params: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": schema["attribute_definitions"],
-        "KeySchema": schema["key_schema"],
+        "KeySchema": _hash_first(schema["key_schema"]),
         "BillingMode": "PAY_PER_REQUEST",
     }
     gsis = [
-        {"IndexName": i["index_name"], "KeySchema": i["key_schema"], "Projection": i["projection"]}
+        {
+            "IndexName": i["index_name"],
+            "KeySchema": _hash_first(i["key_schema"]),
+            "Projection": i["projection"],
+        }
         for i in schema["global_secondary_indexes"]
     ]
     if gsis:

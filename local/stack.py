@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import platform
 import subprocess
 import sys
@@ -114,6 +115,8 @@ class Stack:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {**HOME_CREDENTIALS, "AWS_ENDPOINT_URL": self.moto.url}
+        if os.environ.get("AWS_ENDPOINT_URL_DYNAMODB"):  # DynamoDB Local (make test-ddblocal)
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = os.environ["AWS_ENDPOINT_URL_DYNAMODB"]
         for partner in self.partners:
             env.update(partner.env())
         env.update(extra)

@@ -6,7 +6,13 @@ import base64
 import json
 from typing import Any
 
+import pytest
+
 from tests.payments.helpers import ACME, Payments, items, snapshot
+
+# Idempotency, conditions and transactions are DynamoDB semantics: run these on DynamoDB Local
+# too (make test-ddblocal). Partners have distinct table prefixes, so the shared database works.
+pytestmark = pytest.mark.ddblocal
 
 
 def _ids(page: dict[str, Any]) -> list[str]:
