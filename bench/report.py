@@ -117,6 +117,16 @@ def _comparisons(
     return Row(name, values, vs_hw, vs_pt, target, result)
 
 
+def _cpu_row(cpu: dict[str, float]) -> Row:
+    """Runtime-process CPU per warm invocation, with ratios (no target: it explains)."""
+    ours = cpu.get("ours")
+    ratio = {b: f"{ours / cpu[b]:.3f}{TIMES}" if ours and cpu.get(b) else ""
+             for b in ("handwritten", "powertools")}
+    return Row("  CPU of the runtime process per warm invocation (ms)",
+               {v: f"{x:.3f}" for v, x in cpu.items()}, ratio["handwritten"],
+               ratio["powertools"])
+
+
 def rows(figures: dict[str, Any]) -> list[Row]:
     """The table rows for whichever figures ran."""
     out: list[Row] = []
@@ -136,6 +146,9 @@ def rows(figures: dict[str, Any]) -> list[Row]:
         out.append(_comparisons("Warm invocation, Lambda Duration (ms)",
                                 _per_variant(figures["warm"], "duration_ms"),
                                 f"ours ≤ 1.05{TIMES} hw; < 1{TIMES} pt", 1.05))
+    if "warm" in figures and "cpu_ms_per_invocation" in figures["warm"]:
+        cpu = figures["warm"]["cpu_ms_per_invocation"]
+        out.append(_cpu_row(cpu))
     if "overhead" in figures:
         arms = figures["overhead"]["arms_us"]
         minus = figures["overhead"]["ours_minus_us"]

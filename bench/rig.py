@@ -239,14 +239,14 @@ def open_rig(variants: Sequence[str] = VARIANTS, *, log: Any = print) -> Iterato
     task_roots = {name: build_function(name) for name in variants}
     moto = start_moto()
     rig = Rig(moto=moto, opt=opt, powertools=powertools, task_roots=task_roots)
-    try:
-        with quiet_resets():
+    with quiet_resets():
+        try:
             os.environ["AWS_ENDPOINT_URL"] = moto.url
             log(f"  moto on {moto.url}; seeding "
                 f"{len(CORE_PARTNERS) + len(CACHE_PARTNERS)} partners")
             seed(moto, (*CORE_PARTNERS, *CACHE_PARTNERS))
             yield rig
-    finally:
-        rig.stop_functions()
-        moto.stop()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
+        finally:
+            rig.stop_functions()
+            moto.stop()
+            os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -4,12 +4,15 @@ One execution environment per variant stays warm; invocations go in blocks, the 
 taking turns block by block (the first variant rotating), so a slow moment of the machine
 hits every variant alike. Per invocation the figure keeps Lambda's Duration (`/next` handing
 the event out to the response, `FunctionResult.duration_ms`) and the caller's round trip
-(`total_ms`). The DynamoDB behind them is moto on loopback, so most of each figure is moto's
-own time; the in-process overhead figure (`bench.overhead`) takes the network out.
+(`total_ms`), and the CPU time the runtime process spent per invocation over the measured
+blocks (user + system, from /proc/<pid>/stat: insensitive to other load on the machine).
+The DynamoDB behind them is moto on loopback, so most of each Duration is moto's own time;
+the in-process overhead figure (`bench.overhead`) takes the network out.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +21,13 @@ from bench.stats import Summary
 from local.lambda_runner import LambdaFunction
 
 WARMUP = 30
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_warm(
@@ -32,10 +42,16 @@ def run_warm(
     functions: dict[str, LambdaFunction] = {v: rig.function(v) for v in variants}
     duration: dict[str, list[float]] = {v: [] for v in variants}
     total: dict[str, list[float]] = {v: [] for v in variants}
+    pids: dict[str, int] = {}
+    cpu_before: dict[str, float] = {}
     try:
         for variant, fn in functions.items():
             for _ in range(WARMUP):
-                check(variant, fn.invoke(event()))
+                pid = check(variant, fn.invoke(event())).pid
+            if pid is None:
+                raise RuntimeError(f"{variant}: no runtime process after warm-up")
+            pids[variant] = pid
+            cpu_before[variant] = cpu_seconds(pid)
         for round_no, order in enumerate(rotations(variants, rounds)):
             for variant in order:
                 fn = functions[variant]
@@ -48,6 +64,8 @@ def run_warm(
             if (round_no + 1) % 5 == 0:
                 log(f"    warm: {round_no + 1}/{rounds} blocks of {block}")
         processes = {v: fn.processes_started for v, fn in functions.items()}
+        cpu_ms = {v: (cpu_seconds(pids[v]) - cpu_before[v]) * 1000.0 / len(duration[v])
+                  for v in variants}
     finally:
         for fn in functions.values():
             fn.stop()
@@ -56,6 +74,7 @@ def run_warm(
         "invocations": rounds * block,
         "block": block,
         "processes_started": processes,
+        "cpu_ms_per_invocation": {v: round(x, 4) for v, x in cpu_ms.items()},
         "variants": {
             v: {
                 "duration_ms": {"summary": Summary.of(duration[v]).to_json()},
