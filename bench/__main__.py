@@ -30,7 +30,7 @@ from bench.worker import ROOT, run_worker
 FIGURES = ("cold", "warm", "cache", "deadline", "layer")
 RESULTS = ROOT / "bench" / "results"
 SCRATCH_RESULTS = ROOT / "build" / "bench" / "results"
-#: partner counts for the init cost of `register_models` (partnerdb prebinds up to 32)
+#: partner counts for the init cost of `register_models` (it binds the first partner only)
 PREBIND_COUNTS = (1, 2, 10, 32, 33)
 
 

@@ -83,6 +83,7 @@ class FaultServer:
     def __init__(self, behaviour: Behaviour = hang) -> None:
         self.behaviour = behaviour
         self.requests = 0
+        self.connections = 0
         self.targets: list[str] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -94,6 +95,8 @@ class FaultServer:
             def setup(self) -> None:
                 super().setup()
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with server._lock:
+                    server.connections += 1
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))

@@ -1,9 +1,9 @@
 """Per-partner credentials from STS AssumeRole with ExternalId, cached and refreshed.
 
 Each partner gets one `PartnerSession`: botocore refreshable credentials that call
-AssumeRole on first use (never before) and again in botocore's refresh windows (15 min
-advisory, 10 min mandatory before expiry; with the default 3600 s that is one STS call per 45
-minutes), plus the partner's DynamoDB client signed with them. botocore's refresh lock makes
+AssumeRole on first use (never before) and again shortly before expiry (3 min advisory, 1 min
+mandatory; with the default 3600 s that is one STS call per 57 minutes), plus the partner's
+DynamoDB client signed with them. botocore's refresh lock makes
 concurrent first uses share one STS call. Sessions live in a bounded LRU.
 
 A refused or throttled AssumeRole raises a typed error naming the partner and role. There is
@@ -90,6 +90,19 @@ class CacheStats:
         return asdict(self)
 
 
+class _RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
+    """Refreshable credentials with Lambda-sized refresh windows.
+
+    botocore refreshes 15 minutes (advisory) and 10 minutes (mandatory) before expiry, which
+    with one-hour role-chaining credentials is an AssumeRole every 45 minutes. Every request
+    re-checks, and a signed request needs its credentials only until AWS receives it, so 3 and
+    1 minutes are ample: one call per partner every 57 minutes.
+    """
+
+    _advisory_refresh_timeout = 3 * 60
+    _mandatory_refresh_timeout = 60
+
+
 class PartnerSession:
     """One partner's refreshable credentials and DynamoDB client, plus its bound models."""
 
@@ -113,7 +126,7 @@ class PartnerSession:
         self._session_name = role_session_name(config.partner_id, function_name)
         self._assumed_once = False
         self._issued: tuple[str, ...] = ()
-        self.credentials = DeferredRefreshableCredentials(
+        self.credentials = _RoleCredentials(
             refresh_using=self._assume_role, method="assume-role", time_fetcher=clock
         )
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)

@@ -32,8 +32,6 @@ from partnerdb.redact import REDACTOR, install_redaction
 
 M = TypeVar("M", bound=Model)
 
-#: Configured partners bound eagerly by `register_models` (beyond this, binding is lazy).
-PREBIND_LIMIT = 32
 _BOUND_TO = "__partnerdb_partner__"
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 
@@ -112,17 +110,21 @@ class Partners:
             return False
 
     def register_models(self, *models: type[Model]) -> None:
-        """Check `models` and bind them now for the configured partners (cold start, not
-        the first request, pays for it). No network call is made."""
+        """Check `models` and bind them now for the first configured partner.
+
+        That loads the DynamoDB service model and PynamoDB's schema work into the cold start
+        (about 40 ms), so a partner's first request only pays its own binding (about 2 ms).
+        Binding every partner up front would make the cold start grow with the number of
+        partners. No network call is made.
+        """
         for model in models:
             _check_bindable(model)
             if model not in self._models:
                 self._models.append(model)
-        if len(self._configs) <= min(PREBIND_LIMIT, self.settings.cache_size):
-            for config in self._configs.values():
-                session = self._sessions.get(config)
-                for model in models:
-                    self._bound(model, session)
+        if self._configs and models:
+            session = self._sessions.get(next(iter(self._configs.values())))
+            for model in models:
+                self._bound(model, session)
 
     def db(self, partner_id: str, *, deadline: Deadline | None = None) -> PartnerDB:
         """The partner's DB, bound to `deadline` (which becomes the current context's).

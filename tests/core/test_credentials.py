@@ -64,12 +64,12 @@ def test_refresh_with_injected_clock(accounts: object, clock: FakeClock) -> None
         return partners.stats.sts_calls
 
     assert calls_after(5) == 1  # first use assumes the role, warm calls do not
-    clock.advance(minutes=44)
-    assert calls_after(5) == 1  # still outside the 15 min advisory window
+    clock.advance(minutes=56)
+    assert calls_after(5) == 1  # still outside the 3 min advisory window
     clock.advance(minutes=2)
     assert calls_after(5) == 2  # one refresh in the advisory window
     assert partners.stats.refreshes == 1
-    clock.advance(minutes=58)  # past the new credentials' mandatory window
+    clock.advance(minutes=60)  # past the new credentials' mandatory window
     assert calls_after(5) == 3
     clock.advance(minutes=5)
     assert calls_after(5) == 3

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pynamodb.exceptions import DoesNotExist
 
+from local.fault_server import FaultServer, forward_to
 from local.moto_server import MotoServer
 from local.seed import PartnerAccount, list_tables, scan_items
 from partnerdb import Deadline, ModelNotBindable, Partners
@@ -154,3 +156,19 @@ def test_threads_never_cross_accounts_and_assume_each_role_once(
         owners = {i["owner"]["S"] for i in scan_items(
             partner.table_prefix + "orders", partner.account_id, moto.url)}
         assert owners == {partner.partner_id}
+
+
+def test_partner_clients_share_one_connection_pool(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partners in one region reuse connections (one TLS context, not one per partner)."""
+    real_dynamodb = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB", moto.url)
+    with FaultServer(forward_to(real_dynamodb)) as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        fresh = Partners.from_env()
+        for _ in range(3):
+            for partner in (ACME, GLOBEX):
+                with fresh.db(partner.partner_id) as db:
+                    db.model(Order).count()
+        assert dynamodb.requests == 6
+        assert dynamodb.connections == 1
