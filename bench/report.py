@@ -9,6 +9,7 @@ overhead decomposition, memory split); `plot_cold()` draws the cold-start distri
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -185,9 +186,16 @@ def rows(figures: dict[str, Any]) -> list[Row]:
     if "sts_hourly" in figures:
         doc = figures["sts_hourly"]
         rate = max(doc["sts_calls_per_partner_per_hour"])
+        minutes = doc["p0_assume_role_at_minutes"]
+        gaps = [b - a for a, b in itertools.pairwise(minutes)]
+        # One-hour role-chaining credentials must be renewed before they expire, so the best
+        # possible steady state is a little over one call per hour: judge the refresh interval.
+        interval = min(gaps) if gaps else 60.0
         out.append(Row(
-            f"STS calls per partner per hour ({doc['simulated_hours']:g} h simulated)",
-            {"ours": f"{rate:.2f}"}, target="1 per hour", result=_verdict(rate <= 1.0),
+            f"STS calls per partner per hour ({doc['simulated_hours']:g} h simulated, "
+            "first call included) / minutes between calls",
+            {"ours": f"{rate:.2f} / {interval:g}"},
+            target="1 per hour (≥ 55 min apart)", result=_verdict(interval >= 55.0),
         ))
     if "bind" in figures:
         bind = figures["bind"]["bind_ms"]
@@ -304,12 +312,12 @@ def notes(figures: dict[str, Any]) -> list[str]:
     hourly = figures.get("sts_hourly")
     if hourly:
         out.append("partner p0 assumed its role at simulated minutes "
-                   f"{hourly['p0_assume_role_at_minutes']} (credentials of 3600 s, botocore "
-                   "refreshes 15 min before expiry)")
+                   f"{hourly['p0_assume_role_at_minutes']} (credentials of 3600 s, refreshed "
+                   "3 min before expiry)")
     bind = figures.get("bind")
     if bind:
-        out.append(f"bind: the process's first partner took {bind['first_ms']:.1f} ms (loads "
-                   "the DynamoDB service model into the shared loader)")
+        out.append(f"bind: the first partner took {bind['first_ms']:.1f} ms at first use "
+                   "(register_models bound it at init, loading the DynamoDB service model)")
     return out
 
 
