@@ -20,11 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.utils import parse_timestamp
 
 from partnerdb.clients import ClientFactory
 from partnerdb.config import PartnerConfig
@@ -195,7 +195,7 @@ class PartnerSession:
         validity = timedelta(seconds=self._duration)
         if date_header:
             with contextlib.suppress(TypeError, ValueError):
-                validity = min(validity, expiration - parsedate_to_datetime(date_header))
+                validity = min(validity, expiration - parse_timestamp(date_header))
         return requested_at + validity
 
 
