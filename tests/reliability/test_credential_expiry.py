@@ -4,9 +4,14 @@ The handler keeps working across a refresh with exactly one extra STS call, and 
 requests switch to the new credentials at once. When STS refuses at refresh time the call fails
 with the typed error (502 through the SDK) and no DynamoDB request goes out with the old
 credentials or the function's own.
+
+The refresh windows are read from the partner's credentials (botocore's advisory and mandatory
+refresh timeouts, which partnerdb sets), so the tests follow partnerdb when it retunes them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 
@@ -17,6 +22,35 @@ from tests.reliability.conftest import RigFactory
 from tests.reliability.support import ROLE_REFUSED, FakeClock, PaymentsRig, payment_data
 
 HOME_KEY = HOME_ENV["AWS_ACCESS_KEY_ID"]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """When, in seconds after the role was assumed, each refresh phase begins."""
+
+    advisory: float  # a refresh is tried; if it fails the still-valid credentials are used
+    mandatory: float  # a refresh must succeed or the call fails
+    expiry: float
+
+    def before_advisory(self) -> float:
+        return self.advisory - 60
+
+    def in_advisory(self) -> float:
+        return (self.advisory + self.mandatory) / 2
+
+    def in_mandatory(self) -> float:
+        return (self.mandatory + self.expiry) / 2
+
+
+def _windows(rig: PaymentsRig) -> Windows:
+    """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
+    with rig.partners.db("acme") as db:
+        credentials = db._session.credentials
+    duration = rig.partners.settings.duration_seconds
+    advisory = float(credentials._advisory_refresh_timeout)
+    mandatory = float(credentials._mandatory_refresh_timeout)
+    assert 0 < mandatory < advisory < duration
+    return Windows(duration - advisory, duration - mandatory, duration)
 
 
 def _payment(rig: PaymentsRig) -> str:
@@ -36,16 +70,21 @@ def _keys_since(rig: PaymentsRig, start: int) -> set[str | None]:
 
 
 def test_refresh_keeps_the_handler_working_with_one_extra_sts_call(make_rig: RigFactory) -> None:
-    """Warm calls make no STS call; 46 minutes on, one refresh; new credentials used at once."""
+    """Warm calls make no STS call; in the refresh window, one; new credentials used at once."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
+    windows = _windows(rig)
     payment_id = _payment(rig)
     _gets(rig, payment_id, 3)
     assert rig.sts_calls.count() == 1 and rig.partners.stats.sts_calls == 1
     (first_key,) = _keys_since(rig, 0)
     assert first_key not in (None, HOME_KEY)
 
-    clock.advance(minutes=46)  # inside botocore's 15-minute advisory window of a 60-minute role
+    clock.advance(seconds=windows.before_advisory())
+    _gets(rig, payment_id, 3)
+    assert rig.sts_calls.count() == 1, "refreshed before the refresh window"
+
+    clock.advance(seconds=windows.in_advisory() - windows.before_advisory())
     mark = rig.dynamodb_calls.count()
     _gets(rig, payment_id, 5)
     assert rig.sts_calls.count() == 2, "exactly one extra AssumeRole for the refresh"
@@ -53,7 +92,7 @@ def test_refresh_keeps_the_handler_working_with_one_extra_sts_call(make_rig: Rig
     (second_key,) = _keys_since(rig, mark)
     assert second_key not in (None, HOME_KEY, first_key)
 
-    clock.advance(minutes=40)  # the new credentials are still far from expiry
+    clock.advance(seconds=windows.expiry / 2)  # the new credentials are far from expiry
     _gets(rig, payment_id, 3)
     assert rig.sts_calls.count() == 2
 
@@ -64,10 +103,11 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
     """At the mandatory refresh (and past expiry) a refusal is 502 and sends nothing."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
+    windows = _windows(rig)
     payment_id = _payment(rig)
     (old_key,) = _keys_since(rig, 0)
 
-    clock.advance(minutes=51)  # inside the 10-minute mandatory window: must refresh
+    clock.advance(seconds=windows.in_mandatory())
     rig.sts_calls.behaviour = sts_refuse
     mark = rig.dynamodb_calls.count()
     out = rig.invoke("getPayment", {"id": payment_id})
@@ -76,7 +116,7 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
         payments = db.model(rig.app.Payment)
         with pytest.raises(PartnerRoleRefused):
             payments.get(payment_id)
-    clock.advance(minutes=15)  # now past expiry
+    clock.advance(seconds=windows.expiry - windows.in_mandatory() + 60)  # now past expiry
     out = rig.invoke("createPayment", payment_data(2))
     assert (out.status, out.error) == (502, ROLE_REFUSED)
     assert rig.dynamodb_calls.count() == mark, "DynamoDB was called with old or home credentials"
@@ -93,22 +133,23 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
 def test_refusal_in_the_advisory_window_keeps_the_still_valid_credentials(
     make_rig: RigFactory,
 ) -> None:
-    """Between 15 and 10 minutes before expiry a refused refresh is not fatal: the call goes
-    on with the current, still valid credentials (botocore's advisory refresh); from 10
-    minutes before expiry it fails with 502 and sends nothing."""
+    """In the advisory window a refused refresh is not fatal: the call goes on with the current,
+    still valid credentials (botocore's advisory refresh); from the mandatory window on it
+    fails with 502 and sends nothing."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
+    windows = _windows(rig)
     payment_id = _payment(rig)
     (old_key,) = _keys_since(rig, 0)
 
-    clock.advance(minutes=46)
+    clock.advance(seconds=windows.in_advisory())
     rig.sts_calls.behaviour = sts_refuse
     mark = rig.dynamodb_calls.count()
     _gets(rig, payment_id, 1)
     assert _keys_since(rig, mark) == {old_key}
     assert rig.sts_calls.count() >= 2  # the refresh was tried
 
-    clock.advance(minutes=5)  # mandatory now
+    clock.advance(seconds=windows.in_mandatory() - windows.in_advisory())
     mark = rig.dynamodb_calls.count()
     assert rig.invoke("getPayment", {"id": payment_id}).status == 502
     assert rig.dynamodb_calls.count() == mark
