@@ -13,7 +13,6 @@ Anything malformed raises `BadRequest` (400); ids are checked by `normalize_part
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from enum import StrEnum
 from typing import Any
@@ -108,7 +107,7 @@ def json_body(event: dict[str, Any]) -> object:
     if event.get("isBase64Encoded") is True:
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
             raise BadRequest("body is not valid base64-encoded UTF-8") from None
     try:
         return json.loads(body)

@@ -12,6 +12,7 @@ from handler_sdk import BadRequest
 
 MAX_AMOUNT = 10**12  # minor units; far above any card payment, well inside DynamoDB numbers
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_CURSOR_KEYS = {"id", "customer_id", "created_at"}  # table key + by_customer index keys
 
 # ISO 4217 active codes (funds and precious metals left out).
 CURRENCIES = frozenset(
@@ -90,6 +91,13 @@ def decode_cursor(data: dict[str, Any], customer_id: str) -> dict[str, Any] | No
     if not isinstance(decoded, dict) or decoded.get("c") != customer_id:
         raise BadRequest("cursor is not valid for this customer")
     key = decoded.get("k")
-    if not isinstance(key, dict):
+    # Only the key shape this function issues: the index's keys, each a non-empty string.
+    if not isinstance(key, dict) or set(key) != _CURSOR_KEYS:
         raise BadRequest("cursor is not valid")
+    for value in key.values():
+        if not (isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str)
+                and value["S"]):
+            raise BadRequest("cursor is not valid")
+    if key["customer_id"]["S"] != customer_id:
+        raise BadRequest("cursor is not valid for this customer")
     return key

@@ -16,10 +16,13 @@ import threading
 REDACTED = "***"
 _FIELDS = re.compile(
     r"(?i)(SecretAccessKey|SessionToken|ExternalId|aws_secret_access_key|aws_session_token"
-    r"|X-Amz-Security-Token|secret_key|token)"
+    r"|X-Amz-Security-Token|secret_key|token|AccessKeyId|aws_access_key_id|access_key"
+    r"|X-Amz-Credential|Credential)"
     r"((?:['\"]?\s*[:=]\s*b?['\"]?)|>)"
     r"([^'\"\s,&}<]+)"
 )
+#: Access key ids wherever they stand (long-term AKIA..., temporary ASIA...).
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 _LOGGER_PREFIXES = ("botocore", "pynamodb", "urllib3", "aws_xray_sdk")
 _MIN_SECRET = 6
 
@@ -44,7 +47,8 @@ class SecretRedactor(logging.Filter):
         for secret in self._secrets.copy():
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        text = _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        return _ACCESS_KEY_ID.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -72,7 +76,10 @@ def install_redaction() -> None:
     Call after logging is configured (the Lambda runtime configures it before the handler
     module is imported). Idempotent.
     """
-    REDACTOR.add(os.environ.get("AWS_SECRET_ACCESS_KEY"), os.environ.get("AWS_SESSION_TOKEN"))
+    env = os.environ
+    REDACTOR.add(
+        env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"), env.get("AWS_SESSION_TOKEN")
+    )
     targets: list[logging.Filterer] = list(logging.getLogger().handlers)
     targets.append(logging.getLogger())
     for name in list(logging.root.manager.loggerDict):

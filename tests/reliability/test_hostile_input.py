@@ -429,38 +429,6 @@ def _decoded_body(event: dict[str, Any]) -> object:
         return None
 
 
-def _forged_cursor_inside(event: dict[str, Any]) -> bool:
-    """Whether the event carries a cursor in the function's format around a non-empty key."""
-    for text in [*_strings(event), *_strings(_decoded_body(event))]:
-        if len(text) > 2048:
-            continue
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except ValueError:
-            continue
-        if isinstance(decoded, dict) and isinstance(decoded.get("k"), dict) and decoded["k"]:
-            return True
-    return False
-
-
-def known_bug(event: object, shape: str) -> str | None:
-    """The known bug `event` runs into, if any; each is pinned by an xfail test in
-    test_known_bugs.py.
-
-    Such an event (of a configured partner) is still checked for its format and its error
-    text; only its status may also be the 500 the bug gives.
-    """
-    if not isinstance(event, dict):
-        return None
-    if shape != "direct" and event.get("isBase64Encoded") is True:
-        body = event.get("body")
-        if isinstance(body, str) and not body.isascii():
-            return "non-ASCII base64 body"
-    if _forged_cursor_inside(event):
-        return "forged cursor key"
-    return None
-
-
 def run_property(rig: PaymentsRig, events: st.SearchStrategy[object], shape_name: str) -> None:
     """Drive `events` through the rig's handler and check every response."""
     seen: dict[str, int] = {}
@@ -486,14 +454,9 @@ def run_property(rig: PaymentsRig, events: st.SearchStrategy[object], shape_name
             )
             key = f"{shape}:refused:{status}"
         else:
-            bug = known_bug(event, shape)
-            if bug is None:
-                assert status in (200, 400, 404, 409), (status, error)
-                key = f"{shape}:known:{status}"
-            else:
-                assert status in (200, 400, 404, 409, 500), (status, error)
-                key = f"{shape}:known, {bug}:{status}"
-        assert status in DOCUMENTED_STATUSES or key.endswith(":500"), (status, error)
+            assert status in (200, 400, 404, 409), (status, error)
+            key = f"{shape}:known:{status}"
+        assert status in DOCUMENTED_STATUSES, (status, error)
         seen[key] = seen.get(key, 0) + 1
 
     check()

@@ -1,8 +1,7 @@
-"""Bugs the reliability suite found, pinned as strict xfails until fixed.
+"""Regressions for bugs the reliability suite found (each was a 500 for a bad request).
 
-Each test states the documented behaviour; `strict=True` makes the fix visible (an XPASS
-fails the run, so the marker and the matching tolerance in test_hostile_input.known_bug
-are removed with the fix).
+Each test states the documented behaviour: a non-ASCII base64 body and a forged cursor are
+bad requests (400), never a 500.
 """
 
 from __future__ import annotations
@@ -10,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-
-import pytest
 
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import ACME, FakeContext, PaymentsRig, outcome_of, payment_data
@@ -31,11 +28,6 @@ def _api_event(version: str, body: str) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handler_sdk.events.json_body catches binascii.Error and UnicodeDecodeError but not "
-    "the ValueError base64.b64decode raises for a str with non-ASCII characters: a 500",
-)
 def test_non_ascii_base64_body_is_a_400(make_rig: RigFactory) -> None:
     """A base64 body with non-ASCII characters is a bad event (400), like any bad base64."""
     rig = make_rig([ACME], tables=False)
@@ -58,12 +50,6 @@ def _list(rig: PaymentsRig, key: object) -> Any:
     return rig.invoke("listPayments", {"customerId": "cust-1", "cursor": _cursor("cust-1", key)})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments validate.decode_cursor accepts any dict as the start key; a key whose "
-    "attribute values are not {type: value} maps crashes PynamoDB/botocore client-side "
-    "(AttributeError): a 500 instead of 400 'cursor is not valid'",
-)
 def test_forged_cursor_with_a_malformed_key_is_a_400(make_rig: RigFactory) -> None:
     """A cursor the function did not issue is 'cursor is not valid' (400), never a 500."""
     rig = make_rig([ACME], max_attempts=1)

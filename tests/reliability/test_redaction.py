@@ -64,12 +64,6 @@ def test_assume_role_debug_logs_carry_no_external_id_secret_key_or_token(
         assert not [m for m in messages if value in m], f"{name} in botocore's DEBUG log"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="partnerdb.redact knows no access key ids: the AssumeRole response body logs the "
-    "issued AccessKeyId (registered with the redactor only after botocore logged it) and every "
-    "signed STS request logs the function's own key in 'Credential=AKIA.../...'",
-)
 def test_assume_role_debug_logs_carry_no_access_key_id(
     make_rig: RigFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

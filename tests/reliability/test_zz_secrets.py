@@ -33,11 +33,6 @@ def test_zz_no_secret_key_session_token_or_external_id_anywhere(collector: Colle
     assert not leaks, "\n".join(sorted(set(leaks)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="access key ids are not redacted from botocore DEBUG logs (see "
-    "test_redaction.py::test_assume_role_debug_logs_carry_no_access_key_id)",
-)
 def test_zz_no_access_key_id_anywhere(collector: Collector) -> None:
     """No access key id the product used (home, or issued to partnerdb) shows anywhere."""
     _require_material(collector)
