@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.responder import ITEM
 from local import stack
 from local.lambda_runner import FunctionResult, LambdaFunction
 from local.moto_server import MotoServer, start_moto
@@ -131,17 +132,7 @@ def seed(moto: MotoServer, partners: Sequence[PartnerAccount]) -> None:
         client = account_client("dynamodb", partner.account_id, moto.url, partner.region)
         client.put_item(
             TableName=table,
-            Item={
-                "id": {"S": PAYMENT_ID},
-                "customer_id": {"S": "cust-42"},
-                "amount": {"N": "1999"},
-                "currency": {"S": "EUR"},
-                "status": {"S": "captured"},
-                "refunded": {"N": "0"},
-                "created_at": {"S": "2024-11-26T10:00:00.000000+00:00"},
-                "idempotency_key": {"S": "order-1"},
-                "request_hash": {"S": "0" * 64},
-            },
+            Item={**ITEM, "id": {"S": PAYMENT_ID}},
         )
 
 

@@ -36,6 +36,15 @@ def _sts_error(status: int, code: str, message: str) -> Reply:
     return status, {"Content-Type": "text/xml"}, body.encode()
 
 
+def sts_error(status: int, code: str) -> Behaviour:
+    """STS answering every request with the error `code` (e.g. 403 AccessDenied)."""
+
+    def answer(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        return _sts_error(status, code, code)
+
+    return answer
+
+
 def hang(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
     """Accept the request and never answer."""
     return None

@@ -6,17 +6,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from handler_sdk import decorator
+from local.fault_server import FaultServer, sts_error
 from local.moto_server import MotoServer
 from partnerdb import Partners
 from tests.conftest import HOME_ENV
@@ -146,39 +145,7 @@ def run_python(
     )
 
 
-class FakeSTS:
+def FakeSTS(status: int, code: str) -> FaultServer:
     """An STS endpoint on 127.0.0.1 that answers every request with one error."""
-
-    def __init__(self, status: int, code: str) -> None:
-        payload = (
-            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
-            f"<Type>Sender</Type><Code>{code}</Code><Message>{code}</Message></Error>"
-            "<RequestId>0</RequestId></ErrorResponse>"
-        ).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host!s}:{port}"
-
-    def __enter__(self) -> FakeSTS:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    return FaultServer(sts_error(status, code))
 
