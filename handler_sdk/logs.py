@@ -4,23 +4,22 @@ The logger has its own stdout handler and does not propagate, so the root handle
 awslambdaric (or Powertools) installs does not print the line a second time. Silence it with
 ``logging.getLogger("handler_sdk").setLevel(logging.WARNING)`` (5xx lines are ERROR).
 
-The line holds ids, timings and outcome only. Error texts and tracebacks are scrubbed of the
-function's own secret key and session token and of every ``PARTNER_*_EXTERNAL_ID`` value.
+The line holds ids, timings and outcome only. Error texts and tracebacks are scrubbed with
+partnerdb's redactor: the function's own keys, every ExternalId and every issued credential.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from contextvars import ContextVar, Token
 from typing import Any
 
+from partnerdb import redact_secrets
+
 LOGGER_NAME = "handler_sdk"
-REDACTED = "[redacted]"
-_SECRET_MIN = 8  # shorter values are not scrubbed (they would mangle ordinary text)
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -115,18 +114,9 @@ def emit(record: InvocationRecord) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with the function's secrets and the partners' ExternalIds replaced."""
-    env = os.environ
-    secrets = [env.get("AWS_SECRET_ACCESS_KEY", ""), env.get("AWS_SESSION_TOKEN", "")]
-    secrets += [
-        value
-        for name, value in env.items()
-        if name.startswith("PARTNER_") and name.endswith("_EXTERNAL_ID")
-    ]
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= _SECRET_MIN and secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """`text` with the function's keys, the partners' ExternalIds and every credential
+    partnerdb issued replaced (this logger does not pass through partnerdb's log filter)."""
+    return redact_secrets(text)
 
 
 class StdoutHandler(logging.Handler):

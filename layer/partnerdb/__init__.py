@@ -23,6 +23,7 @@ from partnerdb.errors import (
     PartnerRoleThrottled,
     UnknownPartner,
 )
+from partnerdb.redact import redact_secrets
 
 __all__ = [
     "PER_REQUEST_READ_TIMEOUT",
@@ -44,5 +45,6 @@ __all__ = [
     "__version__",
     "current_deadline",
     "normalize_partner_id",
+    "redact_secrets",
     "role_session_name",
 ]
