@@ -138,3 +138,21 @@ def test_db_as_context_manager_restores_the_previous_deadline(accounts: object) 
     with partners.db("globex", deadline=Deadline.after(5)) as db:
         assert current_deadline() is db.deadline
     assert current_deadline() is outer.deadline
+
+
+def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore before 1.43.68 (the --slim layer on an old runtime) has no per-request read
+    timeout: a request in flight ends at the client's read timeout, and no retry starts after
+    the deadline."""
+    monkeypatch.setattr("partnerdb.deadline.PER_REQUEST_READ_TIMEOUT", False)
+    with FaultServer(hang) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb, read_timeout=1.5)
+        partners.db("acme").model(Order)  # bind outside the timed part
+        deadline = Deadline.after(0.5)
+        with pytest.raises(DeadlineExceeded):
+            partners.db("acme", deadline=deadline).model(Order).get("o-1")
+        overrun = -deadline.remaining()
+        assert 0.8 < overrun < 1.6  # the read timeout (1.5 s from the send), not the deadline
+        assert dynamodb.requests == 1
