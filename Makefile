@@ -9,11 +9,14 @@ LAYER_PYTHON ?= 3.12
 SLIM ?=
 LAYER_ZIP := build/partnerdb-layer-$(LAYER_PYTHON)-$(ARCH)$(if $(SLIM),-slim).zip
 
-.PHONY: help install test test-ddblocal test-sam lint layer layer-build demo bench deploy clean
+.PHONY: help install test test-ddblocal test-sam lint layer layer-build demo bench deploy clean \
+	dist lock
 
 help:
 	@echo "make test          run the test suite (creates .venv when missing)"
 	@echo "make lint          ruff and mypy"
+	@echo "make dist          build the wheel and sdist into dist/"
+	@echo "make lock          re-pin layer/requirements.lock (hashes) from layer/requirements.txt"
 	@echo "make layer-build   build build/partnerdb-layer-<python>-<arch>.zip"
 	@echo "make layer         build and publish the layer (LAYER_NAME, AWS_REGION, credentials)"
 	@echo "make demo          payments demo through the real Lambda runtime client, no AWS account"
@@ -22,7 +25,7 @@ help:
 	@echo "make test-sam      sam build offline and check the artifacts"
 	@echo "make deploy        sam build + sam deploy --guided into a real account"
 
-$(STAMP): requirements-dev.txt layer/requirements.txt pyproject.toml
+$(STAMP): requirements-dev.txt layer/requirements.txt layer/requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt -e .
@@ -36,6 +39,18 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# The wheel (partnerdb, partnerdb.testing, handler_sdk) and the sdist, in an isolated build.
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
+# pip-compile records the sha256 of every file of each pinned release, so one lock serves every
+# Python and architecture build_layer.sh targets (tests/layer/test_lock.py checks all six).
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-trusted-host \
+		--no-emit-find-links --output-file layer/requirements.lock layer/requirements.txt
 
 layer-build: $(STAMP)
 	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON) $(if $(SLIM),--slim)
@@ -60,4 +75,4 @@ deploy: $(STAMP)
 	./local/sam.sh build && ./local/sam.sh deploy --guided
 
 clean:
-	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build dist .aws-sam .pytest_cache .mypy_cache .ruff_cache
