@@ -7,7 +7,6 @@ STAMP := $(VENV)/.installed-stamp
 ARCH ?= x86_64
 LAYER_PYTHON ?= 3.12
 SLIM ?=
-LAYER_ZIP := build/partnerdb-layer-$(LAYER_PYTHON)-$(ARCH)$(if $(SLIM),-slim).zip
 
 .PHONY: help install test test-ddblocal test-sam lint layer layer-build demo bench deploy clean \
 	dist lock
@@ -18,7 +17,7 @@ help:
 	@echo "make dist          build the wheel and sdist into dist/"
 	@echo "make lock          re-pin layer/requirements.lock (hashes) from layer/requirements.txt"
 	@echo "make layer-build   build build/partnerdb-layer-<python>-<arch>.zip"
-	@echo "make layer         build and publish the layer (LAYER_NAME, AWS_REGION, credentials)"
+	@echo "make layer         build and publish the layer (REGIONS, LAYER_ORG_ID, ... see README)"
 	@echo "make demo          payments demo through the real Lambda runtime client, no AWS account"
 	@echo "make bench         benchmarks against named baselines, writes bench/results/"
 	@echo "make test-ddblocal integration tests against AWS's DynamoDB Local"
@@ -55,8 +54,18 @@ lock: $(STAMP)
 layer-build: $(STAMP)
 	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON) $(if $(SLIM),--slim)
 
-layer: layer-build
-	$(PY) -m local.publish_layer --zip $(LAYER_ZIP) --python $(LAYER_PYTHON) --arch $(ARCH)
+# One build and one publish per (python, arch): LAYER_PYTHONS="3.12 3.13" ARCHES="x86_64 arm64".
+# Publishing options (REGIONS, LAYER_ORG_ID, LAYER_ACCOUNTS, LAYER_PUBLIC, LAYER_BUCKET,
+# LAYER_NAME, LAYER_NAME_SLIM) are read from the environment by local/publish_layer.py.
+LAYER_PYTHONS ?= $(LAYER_PYTHON)
+ARCHES ?= $(ARCH)
+layer: $(STAMP)
+	@set -e; zips=(); \
+	for py in $(LAYER_PYTHONS); do for arch in $(ARCHES); do \
+		./build_layer.sh --arch "$$arch" --python "$$py" $(if $(SLIM),--slim); \
+		zips+=(--zip "build/partnerdb-layer-$$py-$$arch$(if $(SLIM),-slim).zip"); \
+	done; done; \
+	$(PY) -m local.publish_layer "$${zips[@]}"
 
 demo: $(STAMP)
 	$(PY) -m local.demo

@@ -138,9 +138,6 @@ def run_imports(args: argparse.Namespace) -> None:
     print(f"partnerdb {version}")
     if (layer / "partnerdb" / "testing").exists():
         raise CheckFailed("the layer carries partnerdb/testing (the test kit ships in the wheel)")
-    handler_sdk = importlib.import_module("handler_sdk")
-    expect_under("handler_sdk", layer)
-    print(f"handler_sdk (needs partnerdb >= {handler_sdk.MIN_PARTNERDB})")
 
     for name in ("pynamodb", "pynamodb.models", "botocore", "botocore.session"):
         importlib.import_module(name)
@@ -149,6 +146,9 @@ def run_imports(args: argparse.Namespace) -> None:
     expect_under("botocore", botocore_home)
     print(f"pynamodb {sys.modules['pynamodb'].__file__}")
     print(f"botocore {sys.modules['botocore'].__version__} {sys.modules['botocore'].__file__}")
+    handler_sdk = importlib.import_module("handler_sdk")
+    expect_under("handler_sdk", layer)
+    print(f"handler_sdk (needs partnerdb >= {handler_sdk.MIN_PARTNERDB})")
 
     native = check_native_arch(layer, args.arch)
     host = HOST_ARCHES.get(platform.machine().lower())

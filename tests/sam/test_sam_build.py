@@ -7,7 +7,8 @@ venv (local/sam.py; aws-sam-cli pins an older boto3 than the dev venv's). Runs i
 
 Checked: the function artifact holds the function's modules and nothing of handler_sdk,
 partnerdb or their dependencies; each layer artifact holds python/partnerdb, python/handler_sdk
-and the pinned dependencies with native code for its architecture; and, with a python3.12 on the machine,
+and the pinned dependencies with native code for its architecture; and, with a python3.12 on
+the machine,
 the function imports with nothing but its artifact and the layer on sys.path, as on Lambda.
 Also: SAM's own translation of the template (what `sam deploy` submits) adds no IAM and keeps
 every reference resolvable, and passes cfn-lint as plain CloudFormation.

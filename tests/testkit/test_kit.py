@@ -20,22 +20,22 @@ from tests.testkit.userfn.models import Order
 USERFN = Path(__file__).parent / "userfn"
 
 
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
+def nothing_listens(port: int) -> bool:
+    """No server accepts connections on 127.0.0.1:port any more."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
             return False
-    return True
+    except ConnectionRefusedError:
+        return True
 
 
 def test_stop_leaves_no_thread_and_no_port() -> None:
     threads_before = set(threading.enumerate())
     with LocalAWS() as aws:
         port = aws.port
-        assert not port_is_free(port)
+        assert not nothing_listens(port)
         assert len(set(threading.enumerate()) - threads_before) >= 1
-    assert port_is_free(port)
+    assert nothing_listens(port)
     assert set(threading.enumerate()) - threads_before == set()
     with pytest.raises(RuntimeError, match="not started"):
         _ = aws.url
@@ -125,4 +125,4 @@ def test_a_users_project_runs_with_the_plugin_and_leaves_no_port(tmp_path: Path)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
-    assert port_is_free(int((tmp_path / "port.txt").read_text()))
+    assert nothing_listens(int((tmp_path / "port.txt").read_text()))
