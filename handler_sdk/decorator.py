@@ -16,7 +16,6 @@ import inspect
 import os
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, overload
 
@@ -177,11 +176,8 @@ def _wrap(
             record.status = _status_of(response, shape)
         except Exception as exc:
             failure = exc
-            record.status, message = responses.classify(exc)
-            record.error_type = type(exc).__name__
-            record.error = str(exc)
-            if record.status == 500:
-                record.traceback = "".join(traceback.format_exception(exc))
+            status, message = responses.classify(exc)
+            record.fail(exc, status)
             response = responses.failure(record.status, message, shape, record.request_id)
         finally:
             logs.finish(token)
