@@ -56,7 +56,7 @@ layer-build: $(STAMP)
 
 # One build and one publish per (python, arch): LAYER_PYTHONS="3.12 3.13" ARCHES="x86_64 arm64".
 # Publishing options (REGIONS, LAYER_ORG_ID, LAYER_ACCOUNTS, LAYER_PUBLIC, LAYER_BUCKET,
-# LAYER_NAME, LAYER_NAME_SLIM) are read from the environment by local/publish_layer.py.
+# LAYER_NAME, LAYER_NAME_SLIM) are read from the environment by release/publish_layer.py.
 LAYER_PYTHONS ?= $(LAYER_PYTHON)
 ARCHES ?= $(ARCH)
 layer: $(STAMP)
@@ -65,7 +65,7 @@ layer: $(STAMP)
 		./build_layer.sh --arch "$$arch" --python "$$py" $(if $(SLIM),--slim); \
 		zips+=(--zip "build/partnerdb-layer-$$py-$$arch$(if $(SLIM),-slim).zip"); \
 	done; done; \
-	$(PY) -m local.publish_layer "$${zips[@]}"
+	$(PY) -m release.publish_layer "$${zips[@]}"
 
 demo: $(STAMP)
 	$(PY) -m local.demo
@@ -74,14 +74,14 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 test-ddblocal: $(STAMP)
-	$(PY) -m local.ddblocal -- $(PY) -m pytest -q -m ddblocal
+	$(PY) -m emulators.ddblocal -- $(PY) -m pytest -q -m ddblocal
 
 test-sam: $(STAMP)
 	$(PY) -m pytest -q tests/sam
 
 # SAM CLI lives in its own venv (build/sam-venv): it pins an older boto3 than the layer.
 deploy: $(STAMP)
-	./local/sam.sh build && ./local/sam.sh deploy --guided
+	./release/sam.sh build && ./release/sam.sh deploy --guided
 
 clean:
 	rm -rf build dist .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
+from emulators.moto_server import MotoServer
 from partnerdb import (
     PER_REQUEST_READ_TIMEOUT,
     ClientSettings,
@@ -21,24 +21,17 @@ from partnerdb import (
     current_deadline,
 )
 from tests.core.models import Order
-
-
-class Context:
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+from tests.support import FakeContext
 
 
 def test_from_context_subtracts_the_buffer_and_zero_means_zero() -> None:
-    deadline = Deadline.from_context(Context(5000), buffer_ms=1000)
+    deadline = Deadline.from_context(FakeContext(5000), buffer_ms=1000)
     assert 3900 <= deadline.remaining_ms() <= 4000
-    assert Deadline.from_context(Context(0), buffer_ms=0).expired
-    assert Deadline.from_context(Context(500)).expired  # less than the buffer is no time
+    assert Deadline.from_context(FakeContext(0), buffer_ms=0).expired
+    assert Deadline.from_context(FakeContext(500)).expired  # less than the buffer is no time
     assert not Deadline.never().expired
     with pytest.raises(ValueError):
-        Deadline.from_context(Context(5000), buffer_ms=-1)
+        Deadline.from_context(FakeContext(5000), buffer_ms=-1)
 
 
 def _partners_with_dynamodb_at(

@@ -1,4 +1,4 @@
-"""local/publish_layer.py against the moto server (Lambda layers, SSM, S3 over HTTP): names per
+"""release/publish_layer.py against the moto server (Lambda layers, SSM, S3 over HTTP): names per
 flavour, one version per (python, arch), regions, the unchanged-content skip per region,
 sharing, SSM parameters, the S3 route for big zips, and one-line errors."""
 
@@ -19,8 +19,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from local import publish_layer
-from local.moto_server import MotoServer
+from emulators.moto_server import MotoServer
+from release import publish_layer
 from tests.conftest import HOME_ENV
 from tests.layer.builds import PYTHON, ROOT, Build
 
@@ -284,7 +284,7 @@ def run_cli(
     )
     base.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "local.publish_layer", "--zip", str(zip_path),
+        [sys.executable, "-m", "release.publish_layer", "--zip", str(zip_path),
          "--arn-file", str(tmp_path / "arns.txt")],
         env=base, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

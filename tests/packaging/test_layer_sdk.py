@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_runner import LambdaFunction
+from emulators.lambda_runner import LambdaFunction
 from local.stack import build_function, build_layer
 from partnerdb.testing import LocalAWS
 
@@ -65,6 +65,6 @@ def test_a_bundled_sdk_still_checks_the_layer_version(
 
 def test_the_payments_function_uses_the_layers_sdk() -> None:
     artifact = build_function("payments")
-    assert (artifact / "app.py").is_file()
+    assert (artifact / "payments" / "app.py").is_file()
     assert not (artifact / "handler_sdk").exists()
     assert (build_layer() / "python" / "handler_sdk" / "__init__.py").is_file()

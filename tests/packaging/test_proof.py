@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.lambda_runner import LambdaFunction
+from emulators.lambda_runner import LambdaFunction
 from local.stack import build_layer
 from partnerdb.testing import LocalAWS
 from tests.packaging.conftest import Venv

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.fault_server import forward_to, sts_refuse
+from emulators.fault_server import forward_to, sts_refuse
 from partnerdb import Deadline, PartnerRoleRefused
 from tests.conftest import HOME_ENV
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import ROLE_REFUSED, FakeClock, PaymentsRig, payment_data
+from tests.reliability.support import ROLE_REFUSED, PaymentsRig, payment_data
+from tests.support import FakeClock
 
 HOME_KEY = HOME_ENV["AWS_ACCESS_KEY_ID"]
 

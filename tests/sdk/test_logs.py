@@ -13,8 +13,9 @@ import pytest
 
 from handler_sdk import with_partner_db
 from partnerdb import PartnerDB, Partners
-from tests.sdk.conftest import FakeContext, load_event, log_lines, run_python, secrets
+from tests.sdk.conftest import load_event, log_lines, run_python, secrets
 from tests.sdk.models import Payment
+from tests.support import FakeContext
 
 FIELDS = {
     "timestamp",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_runner import LambdaFunction
+from emulators.lambda_runner import LambdaFunction
 from partnerdb import Partners
 from tests.sdk.conftest import ROOT, load_event, log_lines, secrets
 

@@ -1,6 +1,6 @@
 """Publish built layer zips as Lambda layer versions, in one or more regions.
 
-    python -m local.publish_layer --zip build/partnerdb-layer-3.12-x86_64.zip \\
+    python -m release.publish_layer --zip build/partnerdb-layer-3.12-x86_64.zip \\
         [--zip build/partnerdb-layer-3.12-arm64.zip ...] [--regions us-east-1,eu-west-1]
 
 Each zip's Python, architecture and flavour come from its name as `build_layer.sh` writes it
@@ -53,7 +53,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from local.layer_aws import (
+from release.layer_aws import (
     DIRECT_UPLOAD_LIMIT,
     LayerZip,
     Outcome,
@@ -97,7 +97,7 @@ class Options:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
-        prog="python -m local.publish_layer",
+        prog="python -m release.publish_layer",
         description="Publish layer zips (unchanged ones are skipped) to regions, share them "
         "and record their ARNs in SSM.",
     )
