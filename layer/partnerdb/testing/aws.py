@@ -69,6 +69,39 @@ def table_params(model: Any, name: str) -> dict[str, Any]:
     return params
 
 
+def partner_env(
+    partner_id: str, role_arn: str, external_id: str, region: str, table_prefix: str = ""
+) -> dict[str, str]:
+    """The `PARTNER_<ID>_*` variables that configure one partner for partnerdb."""
+    var = f"PARTNER_{partner_id.upper()}"
+    env = {
+        f"{var}_ROLE_ARN": role_arn,
+        f"{var}_EXTERNAL_ID": external_id,
+        f"{var}_REGION": region,
+    }
+    if table_prefix:
+        env[f"{var}_TABLE_PREFIX"] = table_prefix
+    return env
+
+
+def trust_policy(trusted_account: str, external_id: str) -> str:
+    """A partner role's trust policy: the function's account, with the ExternalId condition
+    (what partner-role.yaml deploys; moto does not enforce it)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+                }
+            ],
+        }
+    )
+
+
 @dataclass(frozen=True)
 class PartnerAccount:
     """A partner as the function sees it, and a way to look inside its account."""
@@ -76,9 +109,10 @@ class PartnerAccount:
     partner_id: str
     account_id: str
     external_id: str
-    endpoint: str
     table_prefix: str = ""
     region: str = "us-east-1"
+    #: The local server its account lives in (what `client()` and the readers talk to).
+    endpoint: str = ""
 
     @property
     def role_arn(self) -> str:
@@ -86,18 +120,14 @@ class PartnerAccount:
 
     def env(self) -> dict[str, str]:
         """The `PARTNER_<ID>_*` variables that configure this partner for partnerdb."""
-        var = f"PARTNER_{self.partner_id.upper()}"
-        env = {
-            f"{var}_ROLE_ARN": self.role_arn,
-            f"{var}_EXTERNAL_ID": self.external_id,
-            f"{var}_REGION": self.region,
-        }
-        if self.table_prefix:
-            env[f"{var}_TABLE_PREFIX"] = self.table_prefix
-        return env
+        return partner_env(
+            self.partner_id, self.role_arn, self.external_id, self.region, self.table_prefix
+        )
 
     def client(self, service: str) -> Any:
         """A plain botocore client acting inside this partner's account."""
+        if not self.endpoint:
+            raise RuntimeError(f"partner {self.partner_id!r} has no endpoint to reach")
         return account_client(service, self.account_id, self.endpoint, self.region)
 
     def table_name(self, model: Any) -> str:
@@ -139,8 +169,14 @@ class PartnerAccount:
         return [model.from_raw_data(item) for item in self.raw_items(self.table_name(model))]
 
 
-def account_client(service: str, account_id: str, endpoint: str, region: str) -> Any:
-    """A botocore client acting inside `account_id`, through a role moto lets anyone assume."""
+def account_client(
+    service: str, account_id: str, endpoint: str, region: str, *, service_url: str | None = None
+) -> Any:
+    """A botocore client acting inside `account_id`, through a role moto lets anyone assume.
+
+    STS is moto's at `endpoint`; the client goes to `service_url` when given (e.g. DynamoDB
+    Local), else to `endpoint` too.
+    """
     session = botocore.session.get_session()
     home = {
         "aws_access_key_id": HOME_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -153,7 +189,7 @@ def account_client(service: str, account_id: str, endpoint: str, region: str) ->
     return session.create_client(
         service,
         region,
-        endpoint_url=endpoint,
+        endpoint_url=service_url or endpoint,
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
@@ -272,21 +308,11 @@ class LocalAWS:
         return partner
 
     def _create_role(self, partner: PartnerAccount) -> None:
-        """The partner's role, trusting the home account with an ExternalId condition (moto
-        does not enforce it; the role shows what a real partner deploys)."""
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{HOME_ACCOUNT}:root"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"sts:ExternalId": partner.external_id}},
-                }
-            ],
-        }
+        """The partner's role, trusting the home account with an ExternalId condition."""
         partner.client("iam").create_role(
-            RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=3600
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=trust_policy(HOME_ACCOUNT, partner.external_id),
+            MaxSessionDuration=3600,
         )
 
     # the function's side
