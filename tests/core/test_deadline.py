@@ -13,13 +13,13 @@ import pytest
 from local.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
 from local.moto_server import MotoServer
 from partnerdb import (
-    PER_REQUEST_READ_TIMEOUT,
     ClientSettings,
     Deadline,
     DeadlineExceeded,
     Partners,
     current_deadline,
 )
+from partnerdb.deadline import PER_REQUEST_READ_TIMEOUT
 from tests.core.models import Order
 
 
@@ -109,35 +109,35 @@ def test_each_thread_keeps_its_own_deadline(
         partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
         with partners.db("acme") as warm:
             warm.model(Order).count()  # assume the role once, up front
-        mine = partners.db("acme", deadline=Deadline.after(30))
-        barrier = threading.Barrier(8)
+        with partners.db("acme", deadline=Deadline.after(30)) as mine:
+            barrier = threading.Barrier(8)
 
-        def invoke(n: int) -> str:
-            seconds = -1.0 if n % 2 else 10.0
-            db = partners.db("acme", deadline=Deadline.after(seconds))
-            barrier.wait(timeout=10)
-            try:
-                for _ in range(5):
-                    db.model(Order).count()
-                    time.sleep(0.005)
-                return "ok"
-            except DeadlineExceeded:
-                return "deadline"
-            finally:
-                db.close()
+            def invoke(n: int) -> str:
+                seconds = -1.0 if n % 2 else 10.0
+                db = partners.db("acme", deadline=Deadline.after(seconds))
+                barrier.wait(timeout=10)
+                try:
+                    for _ in range(5):
+                        db.model(Order).count()
+                        time.sleep(0.005)
+                    return "ok"
+                except DeadlineExceeded:
+                    return "deadline"
+                finally:
+                    db.close()
 
-        with ThreadPoolExecutor(8) as pool:
-            outcomes = list(pool.map(invoke, range(8)))
-    assert outcomes == ["ok", "deadline"] * 4
-    assert current_deadline() is mine.deadline  # the threads' deadlines never reached here
+            with ThreadPoolExecutor(8) as pool:
+                outcomes = list(pool.map(invoke, range(8)))
+            assert outcomes == ["ok", "deadline"] * 4
+            assert current_deadline() is mine.deadline  # the threads' deadlines never reached here
 
 
 def test_db_as_context_manager_restores_the_previous_deadline(accounts: object) -> None:
     partners = Partners.from_env()
-    outer = partners.db("acme", deadline=Deadline.after(60))
-    with partners.db("globex", deadline=Deadline.after(5)) as db:
-        assert current_deadline() is db.deadline
-    assert current_deadline() is outer.deadline
+    with partners.db("acme", deadline=Deadline.after(60)) as outer:
+        with partners.db("globex", deadline=Deadline.after(5)) as db:
+            assert current_deadline() is db.deadline
+        assert current_deadline() is outer.deadline
 
 
 def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
