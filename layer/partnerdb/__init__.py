@@ -12,6 +12,10 @@ public `Partners.stats`. Internals stay importable from their own module only, e
 `partnerdb.constants` (every environment variable name and default).
 """
 
+# botocore first: every other dependency of the layer builds on it, so an incomplete layer is
+# reported by its base dependency (see handler_sdk.compat).
+import botocore  # noqa: F401
+
 from partnerdb._version import __version__
 from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id
 from partnerdb.db import PartnerDB, Partners

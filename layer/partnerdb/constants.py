@@ -34,6 +34,9 @@ DURATION_SECONDS = 3600  # the maximum for role chaining, as Lambda does
 CACHE_SIZE = 256  # partner sessions kept
 STS_REGION = ""  # empty: the function's region
 
+#: `Deadline.from_context(buffer_ms=...)`: stop starting work this long before Lambda's deadline.
+DEADLINE_BUFFER_MS = 1000
+
 
 def partner_variable(partner_id: str, suffix: str = "") -> str:
     """`PARTNER_<ID>` or `PARTNER_<ID>_<SUFFIX>`, the name error messages show."""

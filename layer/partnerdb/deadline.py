@@ -26,6 +26,7 @@ from botocore.exceptions import HTTPClientError
 from botocore.httpsession import URLLib3Session
 from botocore.retries import adaptive, bucket, standard
 
+from partnerdb.constants import DEADLINE_BUFFER_MS
 from partnerdb.errors import DeadlineExceeded
 from partnerdb.private_access import rate_limiter_bucket, rate_limiter_enabled
 
@@ -51,7 +52,9 @@ class Deadline:
         self.expires_at = expires_at
 
     @classmethod
-    def from_context(cls, context: LambdaContext, buffer_ms: int = 1000) -> Deadline:
+    def from_context(
+        cls, context: LambdaContext, buffer_ms: int = DEADLINE_BUFFER_MS
+    ) -> Deadline:
         """The Lambda deadline minus `buffer_ms`, kept for logging and responses.
 
         A remaining time of 0 is 0 (already expired), never "unknown".
