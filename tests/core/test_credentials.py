@@ -15,8 +15,8 @@ from partnerdb import (
     PartnerRoleRefused,
     PartnerRoleThrottled,
     Partners,
-    role_session_name,
 )
+from partnerdb.assume_role import role_session_name
 from tests.conftest import HOME_ENV
 from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order

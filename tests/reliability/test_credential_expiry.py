@@ -45,8 +45,7 @@ class Windows:
 
 def _windows(rig: PaymentsRig) -> Windows:
     """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
-    with rig.partners.db("acme") as db:
-        credentials = db._session.credentials
+    credentials = rig.partners.session("acme").credentials
     duration = rig.partners.settings.duration_seconds
     advisory = float(credentials._advisory_refresh_timeout)
     mandatory = float(credentials._mandatory_refresh_timeout)

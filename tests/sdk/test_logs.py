@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -243,3 +244,35 @@ def test_lambda_json_format_gets_flat_fields_and_a_redacted_error(env: dict[str,
     assert boom["errorType"] == "RuntimeError" and boom["errorMessage"] == "boom ***"
     assert isinstance(boom["stackTrace"], list) and boom["level"] == "ERROR"
     assert secret not in result.stdout + result.stderr
+
+
+def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
+    partners: Partners, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two invocations for two partners run at once in two threads, each assuming its
+    partner's role while the other is in flight: each line counts its own AssumeRole only
+    (a process-wide before/after difference would count both in both lines)."""
+    started, assumed = threading.Barrier(2), threading.Barrier(2)
+
+    @with_partner_db(models=[Payment], partners=partners)
+    def handler(event: Any, context: Any, db: PartnerDB) -> Any:
+        started.wait(timeout=10)  # both invocations are running before either calls STS
+        item = db.model(Payment).get("p-1")  # this partner's first call: one AssumeRole
+        assumed.wait(timeout=10)  # both AssumeRoles are done before either invocation ends
+        return item
+
+    caplog.clear()
+    threads = [
+        threading.Thread(target=handler, args=({"partnerId": pid}, FakeContext()))
+        for pid in ("acme", "globex")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    lines = log_lines(caplog)
+    assert sorted((line["partner_id"], line["status"], line["sts_calls"]) for line in lines) == [
+        ("acme", 200, 1),
+        ("globex", 200, 1),
+    ]
+    assert partners.stats.sts_calls == 2
