@@ -21,9 +21,21 @@ from partnerdb.errors import (
     PartnerRoleError,
     PartnerRoleRefused,
     PartnerRoleThrottled,
+    RegistryEntryInvalid,
+    RegistryError,
+    RegistryUnavailable,
     UnknownPartner,
 )
 from partnerdb.redact import redact_secrets
+from partnerdb.registry import (
+    DynamoDBRegistry,
+    Registry,
+    RegistryRecord,
+    RegistrySettings,
+    RegistryStats,
+    SsmRegistry,
+    registry_from_env,
+)
 
 __all__ = [
     "PER_REQUEST_READ_TIMEOUT",
@@ -32,6 +44,7 @@ __all__ = [
     "ConfigError",
     "Deadline",
     "DeadlineExceeded",
+    "DynamoDBRegistry",
     "InvalidPartnerId",
     "ModelNotBindable",
     "PartnerConfig",
@@ -41,10 +54,19 @@ __all__ = [
     "PartnerRoleRefused",
     "PartnerRoleThrottled",
     "Partners",
+    "Registry",
+    "RegistryEntryInvalid",
+    "RegistryError",
+    "RegistryRecord",
+    "RegistrySettings",
+    "RegistryStats",
+    "RegistryUnavailable",
+    "SsmRegistry",
     "UnknownPartner",
     "__version__",
     "current_deadline",
     "normalize_partner_id",
     "redact_secrets",
+    "registry_from_env",
     "role_session_name",
 ]

@@ -10,6 +10,7 @@ variable that `Partners.db()` and `PartnerDB.model()` set.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import threading
@@ -29,8 +30,17 @@ from partnerdb.credentials import CacheStats, Clock, PartnerSession, SessionCach
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import ConfigError, ModelNotBindable, UnknownPartner
 from partnerdb.redact import REDACTOR, install_redaction
+from partnerdb.registry import (
+    Registry,
+    RegistryCache,
+    RegistrySettings,
+    registry_from_env,
+    registry_settings_from_env,
+)
 
 M = TypeVar("M", bound=Model)
+
+log = logging.getLogger("partnerdb")
 
 _BOUND_TO = "__partnerdb_partner__"
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
@@ -46,6 +56,8 @@ class Partners:
         settings: ClientSettings | None = None,
         clock: Clock = utc_now,
         function_name: str | None = None,
+        registry: Registry | None = None,
+        registry_settings: RegistrySettings | None = None,
     ) -> None:
         self._configs: dict[str, PartnerConfig] = {}
         for config in partners:
@@ -62,13 +74,28 @@ class Partners:
         name = function_name
         if name is None:
             name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        factory = ClientFactory(self.settings)
         self._sessions = SessionCache(
-            ClientFactory(self.settings),
+            factory,
             max_size=self.settings.cache_size,
             duration_seconds=self.settings.duration_seconds,
             clock=clock,
             function_name=name,
         )
+        self.registry: RegistryCache | None = None
+        if registry is not None:
+            registry.attach(factory)
+            self.registry = RegistryCache(
+                registry,
+                registry_settings or registry_settings_from_env(),
+                clock=lambda: clock().timestamp(),
+                on_drop=self._sessions.drop,
+            )
+            if self._configs:
+                log.info(
+                    "partners configured in the environment take precedence over registry %s: %s",
+                    registry.describe(), ", ".join(sorted(self._configs)),
+                )
         self._models: list[type[Model]] = []
         self._bind_lock = threading.Lock()
 
@@ -87,16 +114,25 @@ class Partners:
         elif setting_overrides:
             settings = settings.with_overrides(**setting_overrides)
         env = os.environ if environ is None else environ
+        configs = partners_from_env(env)
+        registry = registry_from_env(env)
         return cls(
-            partners_from_env(env),
+            configs,
             settings=settings,
             clock=clock,
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            registry=registry,
+            registry_settings=registry_settings_from_env(env) if registry is not None else None,
         )
 
     @property
     def partner_ids(self) -> list[str]:
+        """The partners configured in the environment (registry partners are looked up)."""
         return sorted(self._configs)
+
+    def cached_partner_ids(self) -> list[str]:
+        """Partners that have a cached session (credentials, client, bound models) now."""
+        return self._sessions.cached_partner_ids()
 
     @property
     def stats(self) -> CacheStats:
@@ -129,13 +165,23 @@ class Partners:
     def db(self, partner_id: str, *, deadline: Deadline | None = None) -> PartnerDB:
         """The partner's DB, bound to `deadline` (which becomes the current context's).
 
-        Raises `InvalidPartnerId` or `UnknownPartner` before any network call.
+        Raises `InvalidPartnerId` or `UnknownPartner` before any network call. A partner not
+        in the environment is looked up in the registry (one read per TTL, within `deadline`),
+        which can also raise `RegistryUnavailable` or `RegistryEntryInvalid`.
         """
         pid = normalize_partner_id(partner_id)
+        deadline = deadline or Deadline.never()
         config = self._configs.get(pid)
         if config is None:
-            raise UnknownPartner(pid)
-        return PartnerDB(self, self._sessions.get(config), deadline or Deadline.never())
+            if self.registry is None:
+                raise UnknownPartner(pid)
+            config = self.registry.lookup(pid, deadline)
+        session = self._sessions.get(config)
+        if session.config is not config and session.config != config:
+            # The registry entry changed: assume the new role, bind models afresh.
+            self._sessions.drop(pid)
+            session = self._sessions.get(config)
+        return PartnerDB(self, session, deadline)
 
     def _bound(self, model: type[M], session: PartnerSession) -> type[M]:
         bound = session.bound_models.get(model)

@@ -69,3 +69,27 @@ class DeadlineExceeded(PartnerDBError):
 
 class ModelNotBindable(PartnerDBError):
     """A model cannot be bound to a partner (for example, it is not a PynamoDB Model)."""
+
+
+class RegistryError(PartnerDBError):
+    """A partner could not be looked up in the partner registry."""
+
+    def __init__(self, partner_id: str, problem: str) -> None:
+        self.partner_id = partner_id
+        super().__init__(f"partner {partner_id!r}: {problem}")
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry did not answer (down, throttled, refused, hung) and nothing usable was
+    cached; the partner may well exist. Retry later: this is never `UnknownPartner`."""
+
+
+class RegistryEntryInvalid(RegistryError):
+    """The partner's registry entry is malformed; `field` names what to fix.
+
+    The message never holds the ExternalId value.
+    """
+
+    def __init__(self, partner_id: str, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(partner_id, f"registry entry field {field!r} {problem}")
