@@ -209,6 +209,7 @@ class RegistryCache:
         """One registry read under min(invocation deadline, now + timeout)."""
         outer = deadline or current_deadline() or Deadline.never()
         outer.check("partner registry lookup")
+        self.registry.ready()
         limit = Deadline(min(outer.expires_at, time.monotonic() + self.settings.timeout))
         with self._lock:
             self.stats.reads += 1

@@ -61,6 +61,10 @@ class Registry(Protocol):
         """Build clients from `factory` (the one partner clients share)."""
         ...
 
+    def ready(self) -> None:
+        """Build the client now (no network call), so a read's time budget is all network."""
+        ...
+
     def read(self, partner_id: str) -> RegistryRecord | None:
         """The partner's entry, or None if there is none.
 
@@ -147,6 +151,9 @@ class _Store:
         if self._factory is None:
             self._factory = ClientFactory(ClientSettings.from_env())
         return self._factory
+
+    def ready(self) -> None:
+        self.client()
 
     def client(self) -> Any:
         """The store's client with the caller's own credentials (built once)."""

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from local.fault_server import FaultServer, Reply
 from local.moto_server import MotoServer
 from local.registry_seed import (
     REGISTRY_SSM_PATH,
@@ -51,6 +52,7 @@ def table_registry(moto: MotoServer) -> DynamoDBRegistry:
 
 
 def registry_partners(registry: object, clock: FakeClock, **settings: float) -> Partners:
+    """Partners from `registry` only, cache timings from `settings`, on the injected clock."""
     return Partners(
         [], registry=registry, clock=clock, registry_settings=RegistrySettings(**settings)  # type: ignore[arg-type]
     )
@@ -269,3 +271,37 @@ def test_without_a_registry_unknown_partners_stay_unknown(accounts: object) -> N
     with pytest.raises(UnknownPartner):
         partners.db("initech")
     assert ACME.partner_id in partners.partner_ids
+
+
+@pytest.mark.slow
+def test_ten_thousand_unknown_ids_make_bounded_reads_and_memory(
+    moto: MotoServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each distinct unknown id is read once, the cache never grows past its size, and a
+    second pass within the negative TTL only re-reads evicted ids. The registry here is the
+    project's fault server answering every GetItem with no item (moto takes ~9 ms a read);
+    it counts the reads it received, independently of partnerdb's own counter."""
+    def no_item(path: str, headers: dict[str, str], body: bytes) -> Reply:
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, b"{}"
+
+    with FaultServer(no_item) as registry:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", registry.url)
+        partners = registry_partners(
+            DynamoDBRegistry(table=REGISTRY_TABLE), clock, cache_size=512, negative_ttl=60
+        )
+        cache = partners.registry
+        assert cache is not None
+        largest = 0
+        for n in range(10_000):
+            with pytest.raises(UnknownPartner):
+                partners.db(f"stranger_{n}")
+            largest = max(largest, len(cache))
+        assert cache.stats.reads == registry.requests == 10_000
+        assert largest == 512 and cache.stats.evictions == 10_000 - 512
+        for n in range(10_000 - 512, 10_000):  # the ones still cached: no read
+            with pytest.raises(UnknownPartner):
+                partners.db(f"stranger_{n}")
+        with pytest.raises(UnknownPartner):
+            partners.db("stranger_0")  # evicted: read again
+        assert cache.stats.reads == registry.requests == 10_001
+    assert partners.cached_partner_ids() == []
