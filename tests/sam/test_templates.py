@@ -4,7 +4,9 @@
 - every reference resolves (tests.sam.refcheck, which also walks the places cfn-lint skips),
   and the checker is shown to catch a bad `!Ref` in a function's Environment and Layers;
 - the function's IAM role can do nothing with partner data itself: sts:AssumeRole on the
-  configured partner role parameters only, no DynamoDB, no wildcard, no SAM-generated policy;
+  configured partner role parameters, and with a registry on the one fixed partner role name
+  in any account (the only wildcard); dynamodb:GetItem on the registry table only, or
+  ssm:GetParameter under the registry path with kms:Decrypt through SSM; no SAM policy;
 - the partner role is assumable only from the trusted account with the ExternalId, for at
   most an hour, and only for item, query and transaction access to the three tables.
 """
@@ -334,8 +336,9 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     ]
 
     statements = policy_statements(roles["PaymentsFunctionRole"])
-    assert len(statements) == 1
-    (statement,) = statements
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert len(by_sid) == len(statements)
+    statement = by_sid["AssumeConfiguredPartnerRoles"]
     assert statement["Effect"] == "Allow"
     assert as_list(statement["Action"]) == ["sts:AssumeRole"]
     assert "NotAction" not in statement and "NotResource" not in statement
@@ -358,13 +361,91 @@ def test_function_has_no_partner_data_permission_of_its_own(template: dict[str, 
     role = template["Resources"]["PaymentsFunctionRole"]["Properties"]
     for statement in policy_statements(template["Resources"]["PaymentsFunctionRole"]):
         for action in as_list(statement["Action"]):
-            assert not action.lower().startswith("dynamodb:"), action
             assert "*" not in action, action
+            if action.lower().startswith("dynamodb:"):
+                # Only reading registry entries, in the registry table only.
+                assert action == "dynamodb:GetItem"
+                assert statement["Resource"] == {"Fn::GetAtt": ["PartnerRegistryTable", "Arn"]}
     managed = {sub_text(arn).rsplit("/", 1)[-1] for arn in as_list(role["ManagedPolicyArns"])}
     assert managed == {"AWSLambdaBasicExecutionRole", "AWSXRayDaemonWriteAccess"}
     text = TEMPLATE.read_text(encoding="utf-8")
-    assert "dynamodb:" not in text.lower()
+    assert re.findall(r"(?i)dynamodb:[a-z*]+", text.replace("dynamodb:<", "")) == [
+        "dynamodb:GetItem"
+    ]
     assert "DynamoDBCrudPolicy" not in text and "DynamoDBReadPolicy" not in text
+
+
+def policy_named(role: dict[str, Any], name: str) -> tuple[str, list[dict[str, Any]]]:
+    """(condition, statements) of the inline policy `name`, which must sit behind an `Fn::If`."""
+    for policy in role["Properties"]["Policies"]:
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            condition, when_true, when_false = policy["Fn::If"]
+            if when_true.get("PolicyName") == name:
+                assert when_false == NO_VALUE
+                return condition, as_list(when_true["PolicyDocument"]["Statement"])
+    raise AssertionError(f"no conditional policy {name}")
+
+
+def test_registry_is_optional_and_read_only(template: dict[str, Any]) -> None:
+    parameters, conditions = template["Parameters"], template["Conditions"]
+    assert parameters["PartnerRegistry"]["Default"] == "none"
+    assert parameters["PartnerRegistry"]["AllowedValues"] == ["none", "dynamodb", "ssm"]
+    table = template["Resources"]["PartnerRegistryTable"]
+    assert table["Condition"] == "UseDynamoDBRegistry" and table["DeletionPolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert key_types(properties["KeySchema"]) == {"partner_id": "HASH"}
+    registry = {"Ref": "PartnerRegistry"}
+    assert conditions["UseDynamoDBRegistry"] == {"Fn::Equals": [registry, "dynamodb"]}
+    assert conditions["UseSsmRegistry"] == {"Fn::Equals": [registry, "ssm"]}
+
+    role = template["Resources"]["PaymentsFunctionRole"]
+    condition, statements = policy_named(role, "read-partner-registry-table")
+    assert condition == "UseDynamoDBRegistry"
+    assert [(s["Action"], s["Resource"]) for s in statements] == [
+        ("dynamodb:GetItem", {"Fn::GetAtt": ["PartnerRegistryTable", "Arn"]})
+    ]
+    condition, statements = policy_named(role, "read-partner-registry-parameters")
+    assert condition == "UseSsmRegistry"
+    actions = {s["Action"]: s for s in statements}
+    assert set(actions) == {"ssm:GetParameter", "kms:Decrypt"}
+    assert sub_text(actions["ssm:GetParameter"]["Resource"]).endswith(
+        ":parameter${RegistrySsmPath}/*"
+    )
+    via = actions["kms:Decrypt"]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert sub_text(via) == "ssm.${AWS::Region}.amazonaws.com"
+
+    variables = template["Resources"]["PaymentsFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["PARTNERDB_REGISTRY_TABLE"] == {
+        "Fn::If": ["UseDynamoDBRegistry", {"Ref": "PartnerRegistryTable"}, NO_VALUE]
+    }
+    assert variables["PARTNERDB_REGISTRY_SSM_PATH"] == {
+        "Fn::If": ["UseSsmRegistry", {"Ref": "RegistrySsmPath"}, NO_VALUE]
+    }
+
+
+def test_wildcard_assume_role_is_the_fixed_partner_role_name_only(
+    template: dict[str, Any], partner_template: dict[str, Any]
+) -> None:
+    role = template["Resources"]["PaymentsFunctionRole"]
+    condition, statements = policy_named(role, "assume-registry-partner-roles")
+    assert condition == "UseRegistry"
+    (statement,) = statements
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRole"
+    resource = sub_text(statement["Resource"])
+    assert resource == "arn:${AWS::Partition}:iam::*:role/${PartnerRoleName}"
+    # The name is a plain role name (no wildcard), and partner-role.yaml creates exactly it.
+    names = (template["Parameters"]["PartnerRoleName"], partner_template["Parameters"]["RoleName"])
+    for parameters in names:
+        assert parameters["Default"] == "partnerdb-access"
+        pattern = parameters["AllowedPattern"]
+        assert re.fullmatch(pattern, "partnerdb-access")
+        assert not any(re.fullmatch(pattern, bad) for bad in ("*", "partner*", "a/b", ""))
+    assert partner_template["Resources"]["PartnerDbAccessRole"]["Properties"]["RoleName"] == {
+        "Ref": "RoleName"
+    }
 
 
 def test_partner_environment_matches_the_contract(template: dict[str, Any]) -> None:
