@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from contextvars import Token
 from types import TracebackType
@@ -88,7 +89,9 @@ class Partners:
             self.registry = RegistryCache(
                 registry,
                 registry_settings or registry_settings_from_env(),
-                clock=lambda: clock().timestamp(),
+                # One injected clock drives credentials and registry TTLs; the default one
+                # costs less as a monotonic float on the warm path.
+                clock=time.monotonic if clock is utc_now else lambda: clock().timestamp(),
                 on_drop=self._sessions.drop,
             )
             if self._configs:
