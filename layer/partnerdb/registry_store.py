@@ -155,6 +155,14 @@ class _Store:
     def ready(self) -> None:
         self.client()
 
+    def read(self, partner_id: str) -> RegistryRecord | None:
+        raw = self.get_raw(partner_id)
+        return None if raw is None else parse_entry(partner_id, raw, self.home_region)
+
+    def get_raw(self, partner_id: str) -> dict[str, object] | None:
+        """The entry's fields as stored (unvalidated), or None; `RegistryUnavailable` on error."""
+        raise NotImplementedError
+
     def client(self) -> Any:
         """The store's client with the caller's own credentials (built once)."""
         if self._client is None:
@@ -181,9 +189,6 @@ class DynamoDBRegistry(_Store):
     def describe(self) -> str:
         return f"dynamodb:{self.table}"
 
-    def read(self, partner_id: str) -> RegistryRecord | None:
-        raw = self.get_raw(partner_id)
-        return None if raw is None else parse_entry(partner_id, raw, self.home_region)
 
     def get_raw(self, partner_id: str) -> dict[str, object] | None:
         """The item as plain fields (a non-string attribute stays as its DynamoDB shape)."""
@@ -238,9 +243,6 @@ class SsmRegistry(_Store):
     def name_of(self, partner_id: str) -> str:
         return f"{self.path}/{partner_id}"
 
-    def read(self, partner_id: str) -> RegistryRecord | None:
-        raw = self.get_raw(partner_id)
-        return None if raw is None else parse_entry(partner_id, raw, self.home_region)
 
     def get_raw(self, partner_id: str) -> dict[str, object] | None:
         try:
