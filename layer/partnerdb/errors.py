@@ -30,12 +30,15 @@ class InvalidPartnerId(PartnerDBError):
 class UnknownPartner(PartnerDBError):
     """No partner of that id is configured; no credentials or DB exist for it."""
 
-    def __init__(self, partner_id: str) -> None:
+    def __init__(self, partner_id: str, registry: str = "") -> None:
         self.partner_id = partner_id
-        super().__init__(
-            f"unknown partner {partner_id!r}: set PARTNER_{partner_id.upper()}_ROLE_ARN and "
+        hint = (
+            f"it is not active in registry {registry} (partnerdb partners add / enable)"
+            if registry
+            else f"set PARTNER_{partner_id.upper()}_ROLE_ARN and "
             f"PARTNER_{partner_id.upper()}_EXTERNAL_ID to serve it"
         )
+        super().__init__(f"unknown partner {partner_id!r}: {hint}")
 
 
 class PartnerRoleError(PartnerDBError):

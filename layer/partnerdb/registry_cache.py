@@ -81,12 +81,12 @@ class _Entry:
         self.expires_at = expires_at
         self.stale_until = stale_until
 
-    def result(self, partner_id: str) -> PartnerConfig:
+    def result(self, partner_id: str, registry: str) -> PartnerConfig:
         if self.config is not None:
             return self.config
         if self.error is not None:
             raise self.error
-        raise UnknownPartner(partner_id)
+        raise UnknownPartner(partner_id, registry)
 
 
 class _Flight:
@@ -110,6 +110,7 @@ class RegistryCache:
         on_drop: Callable[[str], object] | None = None,
     ) -> None:
         self.registry = registry
+        self._where = registry.describe()
         self.settings = settings or RegistrySettings()
         self.stats = RegistryStats()
         self._clock = clock
@@ -133,7 +134,7 @@ class RegistryCache:
             if entry is not None and now < entry.expires_at:
                 self._entries.move_to_end(partner_id)
                 self.stats.hits += 1
-                return entry.result(partner_id)
+                return entry.result(partner_id, self._where)
             flight = self._flights.get(partner_id)
             leader = flight is None
             if flight is None:
@@ -150,7 +151,7 @@ class RegistryCache:
             with self._lock:
                 self._flights.pop(partner_id, None)
             flight.done.set()
-        return entry.result(partner_id)
+        return entry.result(partner_id, self._where)
 
     def drop(self, partner_id: str) -> None:
         """Forget a partner now (its ExternalId leaves the redactor, its session is dropped)."""
@@ -167,7 +168,7 @@ class RegistryCache:
         if not flight.done.wait(wait):
             raise RegistryUnavailable(partner_id, "registry lookup still running, gave up waiting")
         if flight.entry is not None:
-            return flight.entry.result(partner_id)
+            return flight.entry.result(partner_id, self._where)
         if flight.error is not None:
             raise flight.error
         raise RegistryUnavailable(partner_id, "registry lookup failed")

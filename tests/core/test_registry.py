@@ -134,7 +134,7 @@ def test_unknown_ids_are_cached_for_the_negative_ttl(
     cache = partners.registry
     assert cache is not None
     for _ in range(3):
-        with pytest.raises(UnknownPartner):
+        with pytest.raises(UnknownPartner, match="not active in registry dynamodb:partnerdb-"):
             partners.db("nobody")
     assert cache.stats.reads == 1
     clock.advance(seconds=61)
