@@ -1,7 +1,7 @@
 """Figure 6: the partner registry. Warm lookup, first use, memory per entry, reads per TTL.
 
 All in one worker process. STS comes from `bench.responder`; DynamoDB from the project's
-fault server (`local.fault_server`) answering the registry table's GetItem with the asked
+fault server (`emulators.fault_server`) answering the registry table's GetItem with the asked
 partner's entry (and counting reads per partner) and any other GetItem with the bench payment.
 
 - Warm: `partners.db(pid).model(Payment)` for an env-configured partner and for a registry
@@ -69,7 +69,7 @@ class RegistryStandIn:
 
 @contextmanager
 def _stand_ins() -> Iterator[RegistryStandIn]:
-    from local.fault_server import FaultServer
+    from emulators.fault_server import FaultServer
 
     behaviour = RegistryStandIn()
     with Responder() as sts, FaultServer(behaviour) as dynamodb:

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from emulators.fault_server import FaultServer, hang
+from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.moto_server import MotoServer, start_moto
 from local import stack
-from local.fault_server import FaultServer, hang
-from local.lambda_runner import FunctionResult, LambdaFunction
-from local.moto_server import MotoServer, start_moto
 from local.registry_seed import REGISTRY_TABLE, create_registry_table
 from local.seed import PartnerAccount, create_role, create_table_for, scan_items
 
@@ -164,7 +164,7 @@ def run() -> int:
     print("  building the layer (build_layer.sh) and packaging the function ...", flush=True)
     opt = stack.build_layer()
     task_root = stack.build_function("payments")
-    models = stack.load_function_module("payments", "models")
+    models = stack.load_function("payments", "models")
     moto = start_moto()
     hung_dynamodb = FaultServer(hang).start()
     env = stack.Stack(moto, opt, task_root)

@@ -12,9 +12,9 @@ from typing import TextIO
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
+from partnerdb.assume_role import role_session_name
 from partnerdb.clients import ClientFactory
 from partnerdb.config import ClientSettings, PartnerConfig
-from partnerdb.credentials import role_session_name
 from partnerdb.deadline import Deadline, reset_deadline
 from partnerdb.errors import DeadlineExceeded
 from partnerdb.redact import REDACTOR

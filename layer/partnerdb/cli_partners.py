@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from partnerdb.config import normalize_partner_id
+from partnerdb.constants import REGISTRY_REGION_ENV
 from partnerdb.errors import PartnerDBError, RegistryEntryInvalid
 from partnerdb.registry import (
     ACTIVE,
@@ -115,7 +116,7 @@ def _guarded(func: Any) -> Any:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    region = args.registry_region or os.environ.get("PARTNERDB_REGISTRY_REGION") or None
+    region = args.registry_region or os.environ.get(REGISTRY_REGION_ENV) or None
     if args.registry:
         return parse_registry_spec(args.registry, region)
     store = registry_from_env()

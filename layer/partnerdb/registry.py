@@ -16,6 +16,12 @@ from dataclasses import fields
 from typing import Any
 
 from partnerdb.clients import ClientFactory
+from partnerdb.constants import (
+    REGISTRY_REGION_ENV,
+    REGISTRY_SETTINGS_PREFIX,
+    REGISTRY_SSM_PATH_ENV,
+    REGISTRY_TABLE_ENV,
+)
 from partnerdb.errors import ConfigError
 from partnerdb.registry_cache import RegistryCache, RegistrySettings, RegistryStats
 from partnerdb.registry_store import (
@@ -28,10 +34,6 @@ from partnerdb.registry_store import (
     parse_entry,
 )
 
-REGISTRY_TABLE_ENV = "PARTNERDB_REGISTRY_TABLE"
-REGISTRY_REGION_ENV = "PARTNERDB_REGISTRY_REGION"
-REGISTRY_SSM_PATH_ENV = "PARTNERDB_REGISTRY_SSM_PATH"
-REGISTRY_SETTINGS_PREFIX = "PARTNERDB_REGISTRY_"
 #: Bounds of each `RegistrySettings` field: (low, high), inclusive.
 _BOUNDS: dict[str, tuple[float, float]] = {
     "ttl": (1, 86_400),

@@ -23,6 +23,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from partnerdb.config import PartnerConfig
+from partnerdb.constants import (
+    REGISTRY_CACHE_SIZE,
+    REGISTRY_MAX_STALE,
+    REGISTRY_NEGATIVE_TTL,
+    REGISTRY_TIMEOUT,
+    REGISTRY_TTL,
+)
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
     DeadlineExceeded,
@@ -43,11 +50,11 @@ SecondsClock = Callable[[], float]
 class RegistrySettings:
     """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable."""
 
-    ttl: float = 300.0
-    negative_ttl: float = 60.0
-    max_stale: float = 3600.0
-    cache_size: int = 2048
-    timeout: float = 1.0
+    ttl: float = REGISTRY_TTL
+    negative_ttl: float = REGISTRY_NEGATIVE_TTL
+    max_stale: float = REGISTRY_MAX_STALE
+    cache_size: int = REGISTRY_CACHE_SIZE
+    timeout: float = REGISTRY_TIMEOUT
 
 
 @dataclass

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from partnerdb.clients import ClientFactory
 from partnerdb.config import ClientSettings, PartnerConfig
+from partnerdb.constants import REGISTRY_SSM_PATH_ENV, REGISTRY_TABLE_ENV, home_region
 from partnerdb.errors import ConfigError, RegistryEntryInvalid, RegistryUnavailable
 
 ACTIVE = "active"
@@ -145,7 +146,7 @@ class _Store:
     @property
     def home_region(self) -> str:
         """Where a partner without a `region` field lives: the function's region."""
-        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or self.region
+        return home_region(os.environ) or self.region
 
     def _factory_now(self) -> ClientFactory:
         if self._factory is None:
@@ -182,7 +183,7 @@ class DynamoDBRegistry(_Store):
         self, table: str, region: str | None = None, *, factory: ClientFactory | None = None
     ) -> None:
         if not _TABLE.fullmatch(table or ""):
-            raise ConfigError("PARTNERDB_REGISTRY_TABLE", "must be a DynamoDB table name")
+            raise ConfigError(REGISTRY_TABLE_ENV, "must be a DynamoDB table name")
         super().__init__(region, factory)
         self.table = table
 
@@ -232,7 +233,7 @@ class SsmRegistry(_Store):
         path = (path or "").rstrip("/")
         if not _SSM_PATH.fullmatch(path):
             raise ConfigError(
-                "PARTNERDB_REGISTRY_SSM_PATH", "must be a parameter path like /partnerdb/partners"
+                REGISTRY_SSM_PATH_ENV, "must be a parameter path like /partnerdb/partners"
             )
         super().__init__(region, factory)
         self.path = path

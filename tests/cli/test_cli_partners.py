@@ -1,6 +1,6 @@
 """`partnerdb partners ...` end to end against moto on 127.0.0.1 (DynamoDB, SSM, STS).
 
-`check` goes through `local.sts_checked.CheckedSts` on the project's fault server: an STS
+`check` goes through `emulators.sts_checked.CheckedSts` on the project's fault server: an STS
 stand-in that refuses an AssumeRole whose ExternalId is not the partner's (moto accepts any)
 and forwards everything else to moto.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from local.fault_server import FaultServer
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer
+from emulators.moto_server import MotoServer
+from emulators.sts_checked import CheckedSts
 from local.registry_seed import (
     REGISTRY_SSM_PATH,
     REGISTRY_TABLE,
@@ -26,11 +27,10 @@ from local.registry_seed import (
     put_table_entry,
 )
 from local.seed import PartnerAccount, create_table_for, home_client
-from local.sts_checked import CheckedSts
 from partnerdb import DynamoDBRegistry, Partners, RegistrySettings, UnknownPartner
 from partnerdb.cli_partners import main
-from tests.core.conftest import FakeClock
 from tests.core.models import Order
+from tests.support import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 WAYNE = PartnerAccount("wayne", "555555555555", "wayne-agreed-external-id-01", "wy_")

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from local.fault_server import FaultServer, Reply
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, Reply
+from emulators.moto_server import MotoServer
 from local.registry_seed import (
     REGISTRY_SSM_PATH,
     REGISTRY_TABLE,
@@ -31,8 +31,9 @@ from partnerdb import (
     UnknownPartner,
     redact_secrets,
 )
-from tests.core.conftest import ACME, GLOBEX, FakeClock
+from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
+from tests.support import FakeClock
 
 INITECH = PartnerAccount("initech", "333333333333", "initech-external-id-55aa1", table_prefix="in_")
 
@@ -305,3 +306,28 @@ def test_ten_thousand_unknown_ids_make_bounded_reads_and_memory(
             partners.db("stranger_0")  # evicted: read again
         assert cache.stats.reads == registry.requests == 10_001
     assert partners.cached_partner_ids() == []
+
+
+@pytest.mark.parametrize("kind", ["dynamodb", "ssm"])
+def test_registry_reads_logged_by_botocore_never_show_the_external_id(
+    moto: MotoServer, clock: FakeClock, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """botocore logs the GetItem / GetParameter response body at DEBUG, before partnerdb knows
+    the value is a secret: the redactor must recognise the field there."""
+    secret = f"{kind}-registry-secret-4242"  # never seen before in this process
+    entry = entry_of(INITECH, external_id=secret)
+    registry: DynamoDBRegistry | SsmRegistry
+    if kind == "dynamodb":
+        create_registry_table(moto.url)
+        put_table_entry(moto.url, entry)
+        registry = DynamoDBRegistry(table=REGISTRY_TABLE)
+    else:
+        put_ssm_entry(moto.url, "initech", entry)
+        registry = SsmRegistry(path=REGISTRY_SSM_PATH)
+    partners = registry_partners(registry, clock)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        partners.db("initech")
+    assert any("Response body" in r.getMessage() for r in caplog.records)
+    assert secret not in caplog.text
+    assert "initech" in caplog.text  # the rest of the body is still there

@@ -1,6 +1,6 @@
 """The partner registry when it misbehaves, and under load: real HTTP on 127.0.0.1.
 
-The registry's DynamoDB traffic goes through the project's fault server (local.fault_server),
+The registry's DynamoDB traffic goes through the project's fault server (emulators.fault_server),
 which hangs or refuses GetItem on the registry table and forwards every other DynamoDB request
 (the partners' own tables) to moto; STS goes to moto directly.
 """
@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from emulators.fault_server import FaultServer, Reply, forward_to
+from emulators.moto_server import MotoServer
 from handler_sdk import with_partner_db
-from local.fault_server import FaultServer, Reply, forward_to
-from local.moto_server import MotoServer
 from local.registry_seed import REGISTRY_TABLE, create_registry_table, entry_of, put_table_entry
 from local.seed import PartnerAccount, create_table_for, scan_items
 from partnerdb import (
@@ -29,8 +29,9 @@ from partnerdb import (
     RegistryUnavailable,
     UnknownPartner,
 )
-from tests.core.conftest import FakeClock
 from tests.core.models import Order
+from tests.reliability.support import Collector
+from tests.support import FakeClock
 
 REGISTRY_PARTNERS = [
     PartnerAccount(f"reg{n}", f"44444444440{n}", f"reg{n}-external-id-{n:04d}", f"r{n}_")
@@ -72,9 +73,14 @@ class RegistryFaults:
 
 
 @pytest.fixture
-def faults(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[RegistryFaults]:
+def faults(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, collector: Collector
+) -> Iterator[RegistryFaults]:
+    """The registry table holding REGISTRY_PARTNERS (whose ExternalIds the final secrets sweep
+    looks for), their tables, and DynamoDB behind the fault server."""
     create_registry_table(moto.url)
     for partner in REGISTRY_PARTNERS:
+        collector.add_partner(partner)
         put_table_entry(moto.url, entry_of(partner))
         create_table_for(Order, partner, moto.url)
     behaviour = RegistryFaults(moto.url)

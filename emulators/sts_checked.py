@@ -1,6 +1,6 @@
 """An STS stand-in on 127.0.0.1 that enforces ExternalIds, forwarding the rest to moto.
 
-moto accepts any ExternalId. This behaviour for `local.fault_server.FaultServer` answers an
+moto accepts any ExternalId. This behaviour for `emulators.fault_server.FaultServer` answers an
 AssumeRole whose ExternalId differs from the one registered for its role with 403 AccessDenied,
 as a partner's trust policy would, and forwards every other request (and the matching ones) to
 moto. It records every (role ARN, ExternalId accepted?) it saw.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from urllib.parse import parse_qs
 
-from local.fault_server import Behaviour, Reply, forward_to, sts_error
+from emulators.fault_server import Behaviour, Reply, forward_to, sts_error
 
 
 class CheckedSts:
