@@ -10,6 +10,7 @@ import pytest
 
 from emulators.fault_server import FaultServer, Reply
 from emulators.moto_server import MotoServer
+from handler_sdk import with_partner_db
 from local.registry_seed import (
     REGISTRY_SSM_PATH,
     REGISTRY_TABLE,
@@ -33,7 +34,7 @@ from partnerdb import (
 )
 from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
-from tests.support import FakeClock
+from tests.support import FakeClock, FakeContext
 
 INITECH = PartnerAccount("initech", "333333333333", "initech-external-id-55aa1", table_prefix="in_")
 
@@ -331,3 +332,21 @@ def test_registry_reads_logged_by_botocore_never_show_the_external_id(
     assert any("Response body" in r.getMessage() for r in caplog.records)
     assert secret not in caplog.text
     assert "initech" in caplog.text  # the rest of the body is still there
+
+
+def test_sdk_answers_502_for_a_malformed_entry_and_403_for_a_disabled_one(
+    table_registry: DynamoDBRegistry, moto: MotoServer, clock: FakeClock
+) -> None:
+    partners = registry_partners(table_registry, clock, ttl=300, negative_ttl=60)
+
+    @with_partner_db(partners=partners)
+    def handler(event: dict[str, object], context: object, db: object) -> str:
+        return "served"
+
+    event = {"partnerId": "initech", "action": "x", "data": {}}
+    put_table_entry(moto.url, entry_of(INITECH, region="nowhere"))
+    response = handler(event, FakeContext())
+    assert response["status"] == 502 and INITECH.external_id not in str(response)
+    put_table_entry(moto.url, entry_of(INITECH, status="disabled"))
+    clock.advance(seconds=301)
+    assert handler(event, FakeContext())["status"] == 403
