@@ -112,13 +112,16 @@ def test_bad_input_exits_2_with_a_message(
 def test_user_errors_never_print_a_traceback(moto: MotoServer) -> None:
     """The real process: a bad --registry and a missing table exit without a traceback."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "layer")}
+    script = Path(sys.executable).parent / "partnerdb"  # the package's console script
+    assert script.is_file(), "run `make install`: the partnerdb console script is missing"
     runs = [
-        (["--registry", "mysql:x", "list"], 2, "dynamodb:TABLE or ssm:/PATH"),
-        (["--registry", "dynamodb:no-such-table", "list"], 1, "ResourceNotFoundException"),
+        ([str(script)], ["--registry", "mysql:x", "list"], 2, "dynamodb:TABLE or ssm:/PATH"),
+        ([sys.executable, "-m", "partnerdb.cli_partners"],
+         ["--registry", "dynamodb:no-such-table", "list"], 1, "ResourceNotFoundException"),
     ]
-    for args, code, message in runs:
+    for command, args, code, message in runs:
         done = subprocess.run(
-            [sys.executable, "-m", "partnerdb.cli_partners", "partners", *args],
+            [*command, "partners", *args],
             capture_output=True, text=True, timeout=60, env=env, cwd=ROOT,
         )
         assert done.returncode == code and message in done.stderr
