@@ -159,6 +159,8 @@ def rows(figures: dict[str, Any]) -> list[Row]:
             out.append(Row(f"Memory per cached partner, {label} (MiB RSS / Python)",
                            {"ours": f"{rss:.2f} / {traced:.2f}"}, target="≤ 0.5 MiB",
                            result=_verdict(rss <= 0.5)))
+    if "registry" in figures:
+        out.extend(_registry_rows(figures["registry"]))
     if "deadline" in figures:
         past = figures["deadline"]["past_deadline_ms"]
         errors = figures["deadline"]["errors"]
@@ -176,6 +178,30 @@ def rows(figures: dict[str, Any]) -> list[Row]:
                 {"ours": f"{doc['zipped_mib']:.2f} / {doc['unzipped_mib']:.2f}"},
             ))
     return out
+
+
+def _registry_rows(doc: dict[str, Any]) -> list[Row]:
+    """Warm and first-use registry lookups, memory per entry, reads per partner per TTL."""
+    warm, delta = doc["warm_us"], doc["warm_delta_us"]
+    zipf = doc["zipf"]
+    return [
+        Row("Warm db()+model(), env partner / registry partner (µs/call)",
+            {"ours": f"{warm['env']['median']:.1f} / {warm['registry']['median']:.1f} "
+                     f"({delta['median']:+.1f})"},
+            target="registry ≤ env + 5 µs",
+            result=_verdict(delta["median"] <= 5.0)),
+        Row("First use of a registry partner: read + bind (ms)",
+            {"ours": _fmt(doc["first_use_ms"], 2)}),
+        Row("Memory per cached registry entry (bytes, Python)",
+            {"ours": f"{doc['bytes_per_entry']}"}),
+        Row(f"Registry reads, {zipf['invocations']:,} lookups / {zipf['partners']:,} partners "
+            f"Zipf over {zipf['span_s'] / 3600:g} h (TTL {zipf['ttl_s']:g} s): reads / max "
+            "per partner per TTL",
+            {"ours": f"{zipf['reads']:,} / {zipf['max_reads_per_partner_per_ttl']}"},
+            target="1 per partner per TTL",
+            result=_verdict(zipf["max_reads_per_partner_per_ttl"] <= 1
+                            and zipf["reads"] == zipf["reads_served"])),
+    ]
 
 
 _HEADERS = ("Figure", "handwritten", "powertools", "ours", "ours/hw", "ours/pt", "Target",

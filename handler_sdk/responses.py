@@ -29,6 +29,8 @@ from partnerdb import (
     PartnerDBError,
     PartnerRoleError,
     PartnerRoleThrottled,
+    RegistryEntryInvalid,
+    RegistryUnavailable,
     UnknownPartner,
 )
 
@@ -87,6 +89,10 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 400, str(cause)
     if isinstance(cause, UnknownPartner):
         return 403, "unknown partner"
+    if isinstance(cause, RegistryUnavailable):
+        return 503, "partner registry unavailable: retry later"
+    if isinstance(cause, RegistryEntryInvalid):
+        return 502, "partner configuration is invalid"
     if isinstance(cause, PartnerRoleThrottled):
         return 502, "partner role throttled: retry later"
     if isinstance(cause, PartnerRoleError):

@@ -29,9 +29,21 @@ from partnerdb.errors import (
     PartnerRoleError,
     PartnerRoleRefused,
     PartnerRoleThrottled,
+    RegistryEntryInvalid,
+    RegistryError,
+    RegistryUnavailable,
     UnknownPartner,
 )
 from partnerdb.redact import redact_secrets
+from partnerdb.registry import (
+    DynamoDBRegistry,
+    Registry,
+    RegistryRecord,
+    RegistrySettings,
+    RegistryStats,
+    SsmRegistry,
+    registry_from_env,
+)
 from partnerdb.stats import CacheStats
 
 __all__ = [
@@ -40,6 +52,7 @@ __all__ = [
     "ConfigError",
     "Deadline",
     "DeadlineExceeded",
+    "DynamoDBRegistry",
     "InvalidPartnerId",
     "ModelNotBindable",
     "PartnerConfig",
@@ -49,9 +62,18 @@ __all__ = [
     "PartnerRoleRefused",
     "PartnerRoleThrottled",
     "Partners",
+    "Registry",
+    "RegistryEntryInvalid",
+    "RegistryError",
+    "RegistryRecord",
+    "RegistrySettings",
+    "RegistryStats",
+    "RegistryUnavailable",
+    "SsmRegistry",
     "UnknownPartner",
     "__version__",
     "current_deadline",
     "normalize_partner_id",
     "redact_secrets",
+    "registry_from_env",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from partnerdb._version import __version__
 
 #: Modules that add a subcommand: `module.register(subparsers)` (see the module docstring).
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("partnerdb.cli_partners",)
 EXIT_USAGE = 2
 
 Command = Callable[[argparse.Namespace], int]

@@ -87,6 +87,15 @@ class SessionCache:
             self.stats.add(partners_bound=1, evictions=evicted)
             return session
 
+    def drop(self, partner_id: str) -> bool:
+        """Forget a partner's session (credentials, client, bound models); True if one was cached.
+
+        For a partner whose configuration changed or that was disabled: the next `get` builds
+        a fresh session, so the next call assumes the role again with the current config.
+        """
+        with self._lock:
+            return self._sessions.pop(partner_id, None) is not None
+
     def cached_partner_ids(self) -> list[str]:
         with self._lock:
             return list(self._sessions)

@@ -21,6 +21,15 @@ _FIELDS = re.compile(
     r"((?:['\"]?\s*[:=]\s*b?['\"]?)|>)"
     r"([^'\"\s,&}<]+)"
 )
+#: A registry entry's `external_id` as botocore logs the GetItem / GetParameter response body,
+#: before partnerdb has parsed it: `"external_id": {"S": "..."}` (DynamoDB) or, inside the
+#: parameter's JSON-escaped value, `\"external_id\": \"...\"` (SSM), escaped once more
+#: when botocore logs the body as a bytes repr.
+_ENTRY_FIELD = re.compile(
+    r"(?i)(external_id)"
+    r"(\\*['\"]?\s*[:=]\s*(?:\{\s*\\*['\"]S\\*['\"]\s*:\s*)?b?\\*['\"]?)"
+    r"([^'\"\s&}<\\]+)"
+)
 #: Access key ids wherever they stand (long-term AKIA..., temporary ASIA...).
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 _LOGGER_PREFIXES = ("botocore", "pynamodb", "urllib3", "aws_xray_sdk")
@@ -48,6 +57,7 @@ class SecretRedactor(logging.Filter):
             if secret in text:
                 text = text.replace(secret, REDACTED)
         text = _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        text = _ENTRY_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         return _ACCESS_KEY_ID.sub(REDACTED, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -300,6 +300,7 @@ def test_translation_adds_no_iam_and_keeps_conditions(translated: dict[str, Any]
     resources = translated["Resources"]
     kinds = sorted(resource["Type"] for resource in resources.values())
     assert kinds == [
+        "AWS::DynamoDB::Table",  # the optional partner registry, declared in the template
         "AWS::IAM::Role",
         "AWS::Lambda::Function",
         "AWS::Lambda::LayerVersion",
