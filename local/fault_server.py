@@ -2,7 +2,8 @@
 
 It speaks just enough of the DynamoDB (JSON) and STS (query/XML) protocols for botocore to
 parse its answers: it can hang (accept and never answer), throttle, refuse an AssumeRole,
-fail with 500s, or forward to a real server (moto). It counts the requests it received.
+fail with 500s, trickle a reply one byte at a time, play behaviours in sequence, or forward
+to a real server (moto). It counts the requests it received.
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ import time
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Trickle(bytes):
+    """A reply body the server writes `chunk` bytes at a time, `interval` seconds apart."""
+
+    interval: float = 0.3
+    chunk: int = 1
+
+    def __new__(cls, payload: bytes, interval: float = 0.3, chunk: int = 1) -> Trickle:
+        body = super().__new__(cls, payload)
+        body.interval, body.chunk = interval, chunk
+        return body
+
 
 Reply = tuple[int, dict[str, str], bytes]
 #: A behaviour sees (path, headers, body) and returns a reply, or None to hang.
@@ -64,6 +78,37 @@ def sts_refuse(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
 
 def sts_throttle(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
     return _sts_error(400, "Throttling", "Rate exceeded")
+
+
+def dynamodb_json(payload: dict[str, object]) -> Reply:
+    """A 200 DynamoDB answer with `payload` as its JSON body."""
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(payload).encode()
+
+
+def trickle(behaviour: Behaviour, interval: float = 0.3, chunk: int = 1) -> Behaviour:
+    """`behaviour`'s reply, its body sent `chunk` bytes every `interval` seconds."""
+
+    def slow(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        reply = behaviour(path, headers, body)
+        if reply is None:
+            return None
+        status, reply_headers, payload = reply
+        return status, reply_headers, Trickle(payload, interval, chunk)
+
+    return slow
+
+
+def sequence(*steps: tuple[int, Behaviour], then: Behaviour) -> Behaviour:
+    """Answer the first requests with each step's behaviour for its count, then `then`."""
+    plan = [behaviour for count, behaviour in steps for _ in range(count)]
+    lock = threading.Lock()
+
+    def play(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with lock:
+            behaviour = plan.pop(0) if plan else then
+        return behaviour(path, headers, body)
+
+    return play
 
 
 def forward_to(url: str) -> Behaviour:
@@ -126,7 +171,10 @@ class FaultServer:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if isinstance(payload, Trickle):
+                    server._trickle(self, payload)
+                else:
+                    self.wfile.write(payload)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -134,6 +182,21 @@ class FaultServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, payload: Trickle) -> None:
+        """Write `payload` slowly; stop (bounded) when the server stops or the client leaves."""
+        handler.wfile.flush()
+        started = time.monotonic()
+        for start in range(0, len(payload), payload.chunk):
+            if self._stopping.is_set() or time.monotonic() - started > HANG_LIMIT_SECONDS:
+                break
+            try:
+                handler.wfile.write(payload[start : start + payload.chunk])
+                handler.wfile.flush()
+            except OSError:
+                break
+            self._stopping.wait(payload.interval)
+        handler.close_connection = True
 
     @property
     def url(self) -> str:

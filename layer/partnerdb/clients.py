@@ -17,6 +17,7 @@ from botocore.credentials import Credentials
 
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
+from partnerdb.watchdog import DeadlineHTTPSession
 
 _NO_CREDENTIALS = object()
 
@@ -83,15 +84,20 @@ class ClientFactory:
         endpoint = getattr(client, "_endpoint", None)
         if endpoint is None or not hasattr(endpoint, "http_session"):
             return
-        shared = self._http_sessions.setdefault(key, endpoint.http_session)
-        if shared is not endpoint.http_session:
+        shared = self._http_sessions.get(key)
+        if shared is None:
+            shared = self._http_sessions[key] = DeadlineHTTPSession(endpoint.http_session)
+        else:
             endpoint.http_session.close()
-            endpoint.http_session = shared
+        endpoint.http_session = shared
 
     def home_client(self, service: str, region: str) -> Any:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session.create_client(service, region, config=self._config)
+        endpoint = getattr(client, "_endpoint", None)
+        if endpoint is not None and hasattr(endpoint, "http_session"):
+            endpoint.http_session = DeadlineHTTPSession(endpoint.http_session)
         self._hook(client)
         return client
 

@@ -1,0 +1,218 @@
+"""Cut a whole HTTP attempt, connection to last byte, at the invocation's deadline.
+
+A socket read timeout bounds each read, not the attempt: a server sending one byte every
+0.3 s keeps a call alive for as long as it likes. So every attempt made under a deadline is
+watched: its connect and read timeouts are clamped to the time left when it is actually sent
+(after every wait of the retry handler and the adaptive rate limiter), and one watchdog thread
+shuts the attempt's socket down at the deadline. An attempt the watchdog cut raises
+`DeadlineExceeded`, whatever part of the response had arrived: botocore would otherwise parse
+the truncated body as a complete answer (a missing item, for a GetItem).
+
+The connection an attempt uses is learnt from the connection pool (`_get_conn`) and forgotten
+when it goes back to the pool (`_put_conn`), so the watchdog never touches a connection that
+another attempt has picked up since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from typing import Any
+
+from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
+from urllib3.util.timeout import Timeout
+
+from partnerdb.deadline import current_deadline
+from partnerdb.errors import DeadlineExceeded
+
+#: The shortest timeout handed to a socket (urllib3 refuses 0 and negative values).
+_MIN_TIMEOUT = 0.001
+
+
+class Attempt:
+    """One HTTP attempt under a deadline: the connection it holds and whether it was cut."""
+
+    __slots__ = ("_conn", "_lock", "cut", "expires_at")
+
+    def __init__(self, expires_at: float) -> None:
+        self.expires_at = expires_at
+        self.cut = False
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def left(self) -> float:
+        return self.expires_at - time.monotonic()
+
+    def attach(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def detach(self, conn: Any) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+
+    def fire(self) -> None:
+        """The deadline passed: mark the attempt cut and shut its socket down."""
+        with self._lock:
+            self.cut = True
+            sock = getattr(self._conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class Watchdog:
+    """One daemon thread that fires attempts whose deadline has passed."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Attempt]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, attempt: Attempt) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (attempt.expires_at, next(self._order), attempt))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="partnerdb-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                expires_at, _, attempt = self._heap[0]
+                wait = expires_at - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            attempt.fire()
+
+    def forget(self, attempt: Attempt) -> None:
+        """Drop a finished attempt (cheap; the heap is tiny: one entry per attempt in flight)."""
+        with self._cond:
+            for i, (_, _, other) in enumerate(self._heap):
+                if other is attempt:
+                    self._heap[i] = self._heap[-1]
+                    self._heap.pop()
+                    heapq.heapify(self._heap)
+                    return
+
+
+WATCHDOG = Watchdog()
+_local = threading.local()
+
+
+def _current_attempt() -> Attempt | None:
+    return getattr(_local, "attempt", None)
+
+
+def _clamped(timeout: Any, default: Any, attempt: Attempt) -> Timeout:
+    base = timeout if isinstance(timeout, Timeout) else default
+    left = max(attempt.left(), _MIN_TIMEOUT)
+    connect = base.connect_timeout if isinstance(base, Timeout) else None
+    read = base.read_timeout if isinstance(base, Timeout) else None
+    return Timeout(
+        connect=min(connect, left) if isinstance(connect, int | float) else left,
+        read=min(read, left) if isinstance(read, int | float) else left,
+    )
+
+
+class _WatchedPoolMixin:
+    """Tells the running attempt which connection it uses, and clamps its timeouts."""
+
+    timeout: Any
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        attempt = _current_attempt()
+        if attempt is not None:
+            if attempt.cut:
+                self._put_conn(conn)
+                raise DeadlineExceeded("request attempt not started, no time left")
+            attempt.attach(conn)
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        attempt = _current_attempt()
+        if attempt is not None:
+            attempt.detach(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
+
+    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        attempt = _current_attempt()
+        if attempt is not None:
+            kwargs["timeout"] = _clamped(kwargs.get("timeout"), self.timeout, attempt)
+        return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc]
+
+
+class WatchedHTTPConnectionPool(_WatchedPoolMixin, AWSHTTPConnectionPool):  # type: ignore[misc]
+    pass
+
+
+class WatchedHTTPSConnectionPool(_WatchedPoolMixin, AWSHTTPSConnectionPool):  # type: ignore[misc]
+    pass
+
+
+WATCHED_POOLS = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSConnectionPool}
+
+
+class DeadlineHTTPSession:
+    """botocore's HTTP session with every attempt under a deadline watched.
+
+    `send` runs after every `before-send` handler (so after the retry backoff and the adaptive
+    rate limiter have waited): the time left is read there, once per attempt.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        manager = getattr(inner, "_manager", None)
+        if manager is not None and hasattr(inner, "_pool_classes_by_scheme"):
+            # botocore has no public setting for its pool classes; pools are built lazily,
+            # so connections made from here on are watched (proxy managers included).
+            inner._pool_classes_by_scheme = WATCHED_POOLS
+            manager.pool_classes_by_scheme = WATCHED_POOLS
+            self.watched = True
+        else:
+            self.watched = False
+
+    def send(self, request: Any) -> Any:
+        deadline = current_deadline()
+        if deadline is None or deadline.expires_at == float("inf"):
+            return self._inner.send(request)
+        attempt = Attempt(deadline.expires_at)
+        if attempt.left() <= 0:
+            raise DeadlineExceeded("request attempt not started, no time left")
+        context = getattr(request, "context", None)
+        if isinstance(context, dict):
+            context["read_timeout"] = max(attempt.left(), _MIN_TIMEOUT)
+        _local.attempt = attempt
+        WATCHDOG.watch(attempt)
+        try:
+            response = self._inner.send(request)
+        except Exception as err:
+            if attempt.cut:
+                raise DeadlineExceeded("request cut at the deadline") from err
+            raise
+        finally:
+            WATCHDOG.forget(attempt)
+            _local.attempt = None
+        if attempt.cut:
+            raise DeadlineExceeded("request cut at the deadline, its response incomplete")
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
