@@ -13,7 +13,7 @@ Importing this package first checks the layer (`handler_sdk.compat`): a missing 
 from handler_sdk.compat import MIN_PARTNERDB, PARTNERDB_VERSION  # first: the layer check
 from handler_sdk.decorator import with_partner_db
 from handler_sdk.errors import BadRequest, Conflict, HandlerError, NotFound, UnknownAction
-from handler_sdk.events import Shape
+from handler_sdk.events import Shape, parse_json
 from handler_sdk.router import ActionRouter
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "NotFound",
     "Shape",
     "UnknownAction",
+    "parse_json",
     "with_partner_db",
 ]

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from partnerdb import ConfigError
+from partnerdb import ConfigError, redact_secrets
 
 TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -83,6 +83,7 @@ def end(subsegment: Any, annotations: Mapping[str, str | int | bool | None],
         if status >= 500:
             if exc is not None:
                 subsegment.add_exception(exc, traceback.extract_tb(exc.__traceback__))
+                _redact_cause(subsegment)
             subsegment.add_fault_flag()
         elif status >= 400:
             subsegment.add_error_flag()
@@ -93,6 +94,18 @@ def end(subsegment: Any, annotations: Mapping[str, str | int | bool | None],
             recorder.end_subsegment()
         except Exception:
             _log.warning("X-Ray subsegment not closed", exc_info=True)
+
+
+def _redact_cause(subsegment: Any) -> None:
+    """The exception messages X-Ray recorded, redacted as the log line is (X-Ray keeps
+    `str(exc)`, which may quote an ExternalId or an issued credential)."""
+    cause = getattr(subsegment, "cause", None)
+    if not isinstance(cause, dict):
+        return
+    for throwable in cause.get("exceptions", ()):
+        message = getattr(throwable, "message", None)
+        if isinstance(message, str):
+            throwable.message = redact_secrets(message)
 
 
 def _xray() -> Any:

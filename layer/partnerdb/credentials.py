@@ -184,6 +184,11 @@ class PartnerSession:
             "expiry_time": self._expiry(response, requested_at).isoformat(),
         }
 
+    def forget_secrets(self) -> None:
+        """Unregister the issued credentials from the log redactor (the session is dropped)."""
+        REDACTOR.discard(*self._issued)
+        self._issued = ()
+
     def _expiry(self, response: dict[str, Any], requested_at: datetime) -> datetime:
         """Expiry on our clock: the validity STS granted, counted from when we asked.
 
@@ -246,7 +251,8 @@ class SessionCache:
             self._sessions[pid] = session
             self.stats.partners_bound += 1
             while len(self._sessions) > self._max_size:
-                self._sessions.popitem(last=False)
+                _, evicted = self._sessions.popitem(last=False)
+                evicted.forget_secrets()
                 self.stats.evictions += 1
             return session
 
