@@ -111,6 +111,20 @@ def sequence(*steps: tuple[int, Behaviour], then: Behaviour) -> Behaviour:
     return play
 
 
+class HeaderLog:
+    """A behaviour that keeps each request's target and headers, then defers to `behaviour`."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with self._lock:
+            self.requests.append((headers.get("X-Amz-Target", path), dict(headers)))
+        return self.behaviour(path, headers, body)
+
+
 def forward_to(url: str) -> Behaviour:
     """Pass requests through to a real server (for faults injected part-way)."""
 

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from partnerdb.errors import ConfigError, InvalidPartnerId
 
 PARTNER_ID_MAX = 64
+#: STS and IAM accept ASCII only (`\w` and `\d` would match any script's letters and digits):
+#: ExternalId `[\w+=,.@:/-]`, role path and name `[\w+=,.@/-]`, 12 ASCII digits of account.
 _PARTNER_ID = re.compile(r"[A-Za-z0-9_]+")
-_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _TABLE_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,200}")
+#: Set to true to let two partners of one account, region and table prefix share tables.
+ALLOW_SHARED_TABLES_ENV = "PARTNERDB_ALLOW_SHARED_TABLES"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 _SUFFIXES = ("ROLE_ARN", "EXTERNAL_ID", "REGION", "TABLE_PREFIX")
 _PARTNER_VAR = re.compile(r"PARTNER_(?P<id>[A-Za-z0-9_]+?)_(?P<field>" + "|".join(_SUFFIXES) + ")")
 
@@ -128,6 +134,28 @@ def partners_from_env(environ: Mapping[str, str] | None = None) -> list[PartnerC
     return partners
 
 
+def check_distinct_tables(partners: Iterable[PartnerConfig], *, allow_shared: bool) -> None:
+    """Two partners with one account, region and table prefix would read and write the same
+    tables: a `ConfigError` naming both, unless `allow_shared` (PARTNERDB_ALLOW_SHARED_TABLES)."""
+    if allow_shared:
+        return
+    seen: dict[tuple[str, str, str], str] = {}
+    for config in partners:
+        key = (config.account_id, config.region, config.table_prefix)
+        other = seen.setdefault(key, config.partner_id)
+        if other != config.partner_id:
+            first, second = sorted((other, config.partner_id))
+            prefix = f"table prefix {config.table_prefix!r}" if config.table_prefix else (
+                "no table prefix"
+            )
+            raise ConfigError(
+                f"PARTNER_{first.upper()}_TABLE_PREFIX, PARTNER_{second.upper()}_TABLE_PREFIX",
+                f"partners {first!r} and {second!r} have the same account "
+                f"({config.account_id}), region and {prefix}, so they would share tables: give "
+                f"them distinct table prefixes, or set {ALLOW_SHARED_TABLES_ENV}=true",
+            )
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How partner clients behave; each field has a `PARTNERDB_<FIELD>` variable.
@@ -144,6 +172,7 @@ class ClientSettings:
     duration_seconds: int = 3600
     cache_size: int = 256
     sts_region: str = ""
+    allow_shared_tables: bool = False
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -153,8 +182,8 @@ class ClientSettings:
             ("retry_mode", self.retry_mode in ("standard", "adaptive"),
              "must be 'standard' or 'adaptive'"),
             ("max_attempts", 1 <= self.max_attempts <= 10, "must be 1..10"),
-            ("duration_seconds", 900 <= self.duration_seconds <= 43200,
-             "must be 900..43200 (3600 at most when chaining roles, as Lambda does)"),
+            ("duration_seconds", 900 <= self.duration_seconds <= 3600,
+             "must be 900..3600: Lambda always chains roles, and STS refuses more then"),
             ("cache_size", 1 <= self.cache_size <= 100_000, "must be 1..100000"),
             ("sts_region", self.sts_region == "" or bool(_REGION.fullmatch(self.sts_region)),
              "must be an AWS region like us-east-1"),
@@ -176,10 +205,7 @@ class ClientSettings:
             if raw is None or raw.strip() == "":
                 continue
             kind = type(getattr(cls, f.name))
-            try:
-                values[f.name] = kind(raw.strip())
-            except ValueError:
-                raise ConfigError(var, f"{raw!r} is not a valid {kind.__name__}") from None
+            values[f.name] = _parse(var, raw.strip(), kind)
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown client settings: {', '.join(sorted(unknown))}")
@@ -190,3 +216,14 @@ class ClientSettings:
 
     def with_overrides(self, **overrides: Any) -> ClientSettings:
         return replace(self, **overrides)
+
+
+def _parse(var: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ConfigError(var, "must be true or false")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(var, f"{raw!r} is not a valid {kind.__name__}") from None

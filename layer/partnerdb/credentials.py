@@ -54,7 +54,7 @@ _THROTTLED = {
     "RequestLimitExceeded",
     "TooManyRequestsException",
 }
-_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
+_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
 def utc_now() -> datetime:

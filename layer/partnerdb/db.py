@@ -24,10 +24,17 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from partnerdb.clients import ClientFactory
-from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id, partners_from_env
+from partnerdb.config import (
+    ClientSettings,
+    PartnerConfig,
+    check_distinct_tables,
+    normalize_partner_id,
+    partners_from_env,
+)
 from partnerdb.credentials import CacheStats, Clock, PartnerSession, SessionCache, utc_now
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import ConfigError, ModelNotBindable, UnknownPartner
+from partnerdb.model_settings import send_model_headers, warn_replaced_settings
 from partnerdb.redact import REDACTOR, install_redaction
 
 M = TypeVar("M", bound=Model)
@@ -59,6 +66,9 @@ class Partners:
             REDACTOR.add(config.external_id)
         install_redaction()
         self.settings = settings if settings is not None else ClientSettings.from_env()
+        check_distinct_tables(
+            self._configs.values(), allow_shared=self.settings.allow_shared_tables
+        )
         name = function_name
         if name is None:
             name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
@@ -274,7 +284,10 @@ def _bind(model: type[M], session: PartnerSession) -> type[M]:
     bound: type[M] = metaclass(model.__name__, (model,), namespace)
     # Building the TableConnection makes no network call; the partner's client replaces the
     # one PynamoDB would have built from Meta.
-    bound._get_connection().connection._client = session.dynamodb
+    connection = bound._get_connection().connection
+    connection._client = session.dynamodb
+    send_model_headers(session.dynamodb, connection, getattr(base_meta, "extra_headers", None))
+    warn_replaced_settings(model, base_meta)
     return bound
 
 
