@@ -136,6 +136,9 @@ def run_worker_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
         log(f"  deadline: {plan.deadline_runs} hung calls with Deadline.after(0.5)")
         figures["deadline"] = run_worker("bench.deadline", "deadline", {
             "runs": plan.deadline_runs, "deadline_s": 0.5})
+        log(f"  deadline: {plan.deadline_runs} trickling calls with Deadline.after(1.0)")
+        figures["deadline_trickle"] = run_worker("bench.deadline", "deadline", {
+            "runs": plan.deadline_runs, "deadline_s": 1.0, "mode": "trickle"})
     return figures
 
 
