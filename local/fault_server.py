@@ -9,6 +9,7 @@ to a real server (moto). It counts the requests it received.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -122,6 +123,58 @@ class HeaderLog:
     def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
         with self._lock:
             self.requests.append((headers.get("X-Amz-Target", path), dict(headers)))
+        return self.behaviour(path, headers, body)
+
+
+_CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
+#: What DynamoDB answers for a session token that is expired, revoked or unknown.
+TOKEN_REJECTIONS: dict[str, tuple[str, str]] = {
+    "expired": ("ExpiredTokenException", "The security token included in the request is expired"),
+    "unrecognized": (
+        "UnrecognizedClientException", "The security token included in the request is invalid."
+    ),
+}
+
+
+def access_key_of(headers: dict[str, str]) -> str | None:
+    """The access key id a SigV4 request was signed with, from its Authorization header."""
+    for key, value in headers.items():
+        if key.lower() == "authorization":
+            match = _CREDENTIAL.search(value)
+            return match.group(1) if match else None
+    return None
+
+
+class TokenGate:
+    """DynamoDB in front of `behaviour` that rejects requests signed with revoked credentials,
+    as AWS does after "Revoke active sessions" on a role or once a token has expired.
+
+    `revoke_seen()` revokes every access key seen so far; `revoke_all` rejects every key,
+    including ones issued later. Rejected requests are counted and never reach `behaviour`.
+    """
+
+    def __init__(self, behaviour: Behaviour, rejection: str = "expired") -> None:
+        self.behaviour = behaviour
+        self.code, self.message = TOKEN_REJECTIONS[rejection]
+        self.revoke_all = False
+        self.seen: list[str | None] = []
+        self.rejected = 0
+        self._revoked: set[str | None] = set()
+        self._lock = threading.Lock()
+
+    def revoke_seen(self) -> None:
+        with self._lock:
+            self._revoked.update(self.seen)
+
+    def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        key = access_key_of(headers)
+        with self._lock:
+            self.seen.append(key)
+            refused = self.revoke_all or key in self._revoked
+            if refused:
+                self.rejected += 1
+        if refused:
+            return _json_error(400, self.code, self.message)
         return self.behaviour(path, headers, body)
 
 

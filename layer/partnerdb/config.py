@@ -160,8 +160,10 @@ def check_distinct_tables(partners: Iterable[PartnerConfig], *, allow_shared: bo
 class ClientSettings:
     """How partner clients behave; each field has a `PARTNERDB_<FIELD>` variable.
 
-    Defaults suit Lambda: a short connect timeout (the deadline cannot cut a connect), three
-    attempts, and role credentials of 3600 s, the maximum for role chaining.
+    Defaults suit Lambda: a short connect timeout, three attempts, role credentials of 3600 s
+    (the maximum for role chaining), a 30 s back-off before asking STS again for a partner
+    whose role was refused or whose fresh credentials were rejected, and 0.5 s for an early
+    credential refresh.
     """
 
     connect_timeout: float = 1.0
@@ -173,6 +175,8 @@ class ClientSettings:
     cache_size: int = 256
     sts_region: str = ""
     allow_shared_tables: bool = False
+    backoff_seconds: float = 30.0
+    refresh_budget: float = 0.5
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -185,6 +189,8 @@ class ClientSettings:
             ("duration_seconds", 900 <= self.duration_seconds <= 3600,
              "must be 900..3600: Lambda always chains roles, and STS refuses more then"),
             ("cache_size", 1 <= self.cache_size <= 100_000, "must be 1..100000"),
+            ("backoff_seconds", 0 <= self.backoff_seconds <= 3600, "must be 0..3600 seconds"),
+            ("refresh_budget", 0 < self.refresh_budget <= 10, "must be in (0, 10] seconds"),
             ("sts_region", self.sts_region == "" or bool(_REGION.fullmatch(self.sts_region)),
              "must be an AWS region like us-east-1"),
         ]

@@ -1,10 +1,11 @@
 """Per-partner credentials from STS AssumeRole with ExternalId, cached and refreshed.
 
-Each partner gets one `PartnerSession`: botocore refreshable credentials that call
+Each partner gets one `PartnerSession`: refreshable credentials (`partnerdb.refresh`) that call
 AssumeRole on first use (never before) and again shortly before expiry (3 min advisory, 1 min
 mandatory; with the default 3600 s that is one STS call per 57 minutes), plus the partner's
-DynamoDB client signed with them. botocore's refresh lock makes
-concurrent first uses share one STS call. Sessions live in a bounded LRU.
+DynamoDB client signed with them, which replaces credentials DynamoDB rejects
+(`partnerdb.rejection`). The refresh lock makes concurrent first uses share one STS call.
+Sessions live in a bounded LRU.
 
 A refused or throttled AssumeRole raises a typed error naming the partner and role. There is
 no fallback to the function's own credentials: partner clients are built with these
@@ -22,7 +23,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 
@@ -36,6 +36,8 @@ from partnerdb.errors import (
     PartnerRoleThrottled,
 )
 from partnerdb.redact import REDACTOR
+from partnerdb.refresh import RoleCredentials
+from partnerdb.rejection import install_rejection_hooks
 
 Clock = Callable[[], datetime]
 
@@ -90,19 +92,6 @@ class CacheStats:
         return asdict(self)
 
 
-class _RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
-    """Refreshable credentials with Lambda-sized refresh windows.
-
-    botocore refreshes 15 minutes (advisory) and 10 minutes (mandatory) before expiry, which
-    with one-hour role-chaining credentials is an AssumeRole every 45 minutes. Every request
-    re-checks, and a signed request needs its credentials only until AWS receives it, so 3 and
-    1 minutes are ample: one call per partner every 57 minutes.
-    """
-
-    _advisory_refresh_timeout = 3 * 60
-    _mandatory_refresh_timeout = 60
-
-
 class PartnerSession:
     """One partner's refreshable credentials and DynamoDB client, plus its bound models."""
 
@@ -126,10 +115,15 @@ class PartnerSession:
         self._session_name = role_session_name(config.partner_id, function_name)
         self._assumed_once = False
         self._issued: tuple[str, ...] = ()
-        self.credentials = _RoleCredentials(
-            refresh_using=self._assume_role, method="assume-role", time_fetcher=clock
+        self.credentials = RoleCredentials(
+            self._assume_role,
+            partner_id=config.partner_id,
+            clock=clock,
+            backoff=factory.settings.backoff_seconds,
+            refresh_budget=factory.settings.refresh_budget,
         )
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)
+        install_rejection_hooks(self.dynamodb, self.credentials)
         #: model class -> its subclass bound to this partner (filled by partnerdb.db)
         self.bound_models: dict[type, type] = {}
         #: PynamoDB Connection for this partner's transactions (built by partnerdb.db)

@@ -123,6 +123,7 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
     assert len(rig.payment_state()) == 1
 
     rig.sts_calls.behaviour = forward_to(rig.moto_url)  # the partner fixes its trust policy
+    clock.advance(seconds=31)  # past the 30 s during which a refusal is remembered
     sts_before = rig.sts_calls.count()
     _gets(rig, payment_id, 3)
     assert rig.sts_calls.count() == sts_before + 1

@@ -30,6 +30,7 @@ from tests.reliability.support import (
     ROLE_REFUSED,
     ROLE_THROTTLED,
     SLACK_S,
+    FakeClock,
     PaymentsRig,
     closed_port_url,
     payment_data,
@@ -85,8 +86,10 @@ def test_refused_or_throttled_role_is_502_and_typed(
     message: str,
     error_type: type[PartnerRoleError],
 ) -> None:
-    """AccessDenied is not retried; Throttling is retried up to max_attempts; both are 502."""
-    rig = make_rig(max_attempts=2)
+    """AccessDenied is not retried; Throttling is retried up to max_attempts; both are 502.
+    A refusal is remembered for the back-off (30 s of the injected clock), throttling is not."""
+    clock = FakeClock()
+    rig = make_rig(max_attempts=2, clock=clock)
     rig.sts_calls.behaviour = behaviour
     out = rig.invoke("createPayment", payment_data(1))
     assert (out.status, out.error) == (502, message)
@@ -97,6 +100,8 @@ def test_refused_or_throttled_role_is_502_and_typed(
     assert type(err) is error_type
     assert "acme" in str(err) and ACME.role_arn in str(err)
     assert ACME.external_id not in str(err)
+    assert rig.sts_calls.count() == attempts * (1 if error_type is PartnerRoleRefused else 2)
+    clock.advance(seconds=31)
     _recovers_with_one_payment(rig, payment_data(1))
 
 
