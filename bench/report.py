@@ -197,6 +197,15 @@ def rows(figures: dict[str, Any]) -> list[Row]:
             {"ours": f"{rate:.2f} / {interval:g}"},
             target="1 per hour (≥ 55 min apart)", result=_verdict(interval >= 55.0),
         ))
+    if "sts_refused" in figures:
+        doc = figures["sts_refused"]
+        out.append(Row(
+            f"STS calls, {doc['requests']} requests to a partner whose role is refused "
+            f"({doc['simulated_s']:g} s simulated, {doc['periods']} back-off periods)",
+            {"ours": str(doc["sts_calls"])}, target="≤ 1 per back-off period",
+            result=_verdict(doc["sts_calls"] <= doc["periods"]
+                            and set(doc["outcomes"]) == {"PartnerRoleRefused"}),
+        ))
     if "bind" in figures:
         bind = figures["bind"]["bind_ms"]
         out.append(Row("Bind a never-seen partner (ms)", {"ours": _fmt(bind, 2)},
