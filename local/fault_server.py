@@ -126,7 +126,7 @@ class HeaderLog:
         return self.behaviour(path, headers, body)
 
 
-_CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
+_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
 #: What DynamoDB answers for a session token that is expired, revoked or unknown.
 TOKEN_REJECTIONS: dict[str, tuple[str, str]] = {
     "expired": ("ExpiredTokenException", "The security token included in the request is expired"),

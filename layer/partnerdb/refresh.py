@@ -76,13 +76,8 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     # -- botocore's entry point (every read of the credentials) -------------------------
 
     def _refresh(self) -> None:
-        if not self.refresh_needed(self._advisory_refresh_timeout):
-            return
-        mandatory = self.refresh_needed(self._mandatory_refresh_timeout)
-        blocked = self._remembered()
-        if blocked is not None:
-            if mandatory:
-                raise blocked
+        mandatory = self._wanted()
+        if mandatory is None:
             return
         if not mandatory and self._advisory_retry_at is not None and (
             self._clock() < self._advisory_retry_at
@@ -96,15 +91,30 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         elif mandatory:
             self._wait_for_lock()
             try:
-                if self.refresh_needed(self._mandatory_refresh_timeout):
-                    self._fetch(mandatory=True)
+                self._refresh_locked()
             finally:
                 self._refresh_lock.release()
 
-    def _refresh_locked(self) -> None:
+    def _wanted(self) -> bool | None:
+        """None: no refresh to try now; else whether it is mandatory. Raises the remembered
+        error (a back-off) when a mandatory refresh may not ask STS."""
         if not self.refresh_needed(self._advisory_refresh_timeout):
+            return None
+        mandatory = bool(self.refresh_needed(self._mandatory_refresh_timeout))
+        blocked = self._remembered()
+        if blocked is not None:
+            if mandatory:
+                raise blocked
+            return None
+        return mandatory
+
+    def _refresh_locked(self) -> None:
+        """Refresh if still needed once the lock is held (another thread may have done it,
+        or had its AssumeRole refused meanwhile)."""
+        mandatory = self._wanted()
+        if mandatory is None:
             return
-        if self.refresh_needed(self._mandatory_refresh_timeout):
+        if mandatory:
             self._fetch(mandatory=True)
             return
         budget = self._budget

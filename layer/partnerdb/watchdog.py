@@ -56,6 +56,11 @@ class Attempt:
             if self._conn is conn:
                 self._conn = None
 
+    def finish(self) -> None:
+        """The attempt is over: its connection (maybe back in the pool) is no longer its own."""
+        with self._lock:
+            self._conn = None
+
     def fire(self) -> None:
         """The deadline passed: mark the attempt cut and shut its socket down."""
         with self._lock:
@@ -206,6 +211,7 @@ class DeadlineHTTPSession:
             raise
         finally:
             WATCHDOG.forget(attempt)
+            attempt.finish()
             _local.attempt = None
         if attempt.cut:
             raise DeadlineExceeded("request cut at the deadline, its response incomplete")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from handler_sdk import with_partner_db
-from local.fault_server import Behaviour, FaultServer, Reply
+from local.fault_server import Behaviour, FaultServer, Reply, access_key_of
 from local.seed import PartnerAccount, account_client, scan_items
 from partnerdb import ClientSettings, Partners
 
@@ -50,7 +49,6 @@ ROLE_THROTTLED = "partner role throttled: retry later"
 ACME = PartnerAccount("acme", "311111111111", "rel-acme-ext-4b1d9e7c55")
 GLOBEX = PartnerAccount("globex", "322222222222", "rel-globex-ext-a07f3355d1", table_prefix="gx_")
 
-_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
 
 
 @dataclass
@@ -117,15 +115,6 @@ def target_of(headers: dict[str, str]) -> str:
         if key.lower() == "x-amz-target":
             return value.rsplit(".", 1)[-1]
     return "sts"
-
-
-def access_key_of(headers: dict[str, str]) -> str | None:
-    """The access key id a request was signed with (from its Authorization header)."""
-    for key, value in headers.items():
-        if key.lower() == "authorization":
-            match = _CREDENTIAL.search(value)
-            return match.group(1) if match else None
-    return None
 
 
 class Recorder:
