@@ -7,7 +7,7 @@
   6 s per invocation over several simulated hours (10 partners, AssumeRole and GetItem from
   `bench.responder`): how often each partner's role is assumed again, and when.
 - STS calls for a partner whose role is refused: in a worker, 1000 requests to one partner
-  whose AssumeRole a loopback STS refuses (`local.fault_server.sts_refuse`), an injected clock
+  whose AssumeRole a loopback STS refuses (`emulators.fault_server.sts_refuse`), an injected clock
   advancing 0.1 s per request (100 s, four 30 s back-off periods begun): how many AssumeRole
   calls reached STS. Expect at most one per back-off period.
 - Binding a never-seen partner: `partners.db(pid).model(Payment)` timed for partners of a
@@ -45,7 +45,7 @@ SESSION_PREFIX = {"ours": "partnerdb-bench-ours-", "handwritten": "handwritten-"
 
 def _sts_by_partner(variant: str) -> Counter[str]:
     """AssumeRole calls moto served for `variant`, by partner id (from the session name)."""
-    from local.moto_server import assumed_roles
+    from emulators.moto_server import assumed_roles
 
     prefix = SESSION_PREFIX[variant]
     return Counter(
@@ -98,7 +98,8 @@ def _configs(count: int, prefix: str = "p") -> list[Any]:
     ]
 
 
-def _payment() -> Any:
+def bench_payment_model() -> Any:
+    """The `Payment` model of the `ours` benchmark function (bench/functions/ours/models.py)."""
     return load_module(FUNCTIONS / "ours" / "models.py", "bench_ours_models").Payment
 
 
@@ -112,7 +113,7 @@ def hourly_task(args: dict[str, Any]) -> dict[str, Any]:
     first_calls: list[float] = []  # minutes at which partner p0 assumed its role
     with Responder() as responder:
         os.environ["AWS_ENDPOINT_URL"] = responder.url
-        payment = _payment()
+        payment = bench_payment_model()
         partners = Partners(_configs(count), settings=ClientSettings(), clock=lambda: now[0],
                             function_name="bench")
         partners.register_models(payment)
@@ -140,7 +141,7 @@ def hourly_task(args: dict[str, Any]) -> dict[str, Any]:
 
 def refused_task(args: dict[str, Any]) -> dict[str, Any]:
     """Worker: `requests` requests to a partner whose role STS refuses; STS calls made."""
-    from local.fault_server import FaultServer, sts_refuse
+    from emulators.fault_server import FaultServer, sts_refuse
     from partnerdb import ClientSettings, Deadline, PartnerRoleRefused, Partners
 
     requests, step_s = int(args["requests"]), float(args["step_s"])
@@ -151,7 +152,7 @@ def refused_task(args: dict[str, Any]) -> dict[str, Any]:
     with Responder() as responder, FaultServer(sts_refuse) as sts:
         os.environ["AWS_ENDPOINT_URL"] = responder.url  # DynamoDB: never reached
         os.environ["AWS_ENDPOINT_URL_STS"] = sts.url
-        payment = _payment()
+        payment = bench_payment_model()
         partners = Partners(_configs(1), settings=settings, clock=lambda: now[0],
                             function_name="bench")
         partners.register_models(payment)
@@ -181,7 +182,7 @@ def bind_task(args: dict[str, Any]) -> dict[str, Any]:
 
     os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # never contacted: STS is deferred
     configured, measured = int(args["configured"]), int(args["measured"])
-    payment = _payment()
+    payment = bench_payment_model()
     partners = Partners(_configs(configured), settings=ClientSettings(), function_name="bench")
     partners.register_models(payment)  # binds p0 only; every other partner binds on first use
     times: list[float] = []
@@ -224,7 +225,7 @@ def memory_task(args: dict[str, Any]) -> dict[str, Any]:
         else:
             os.environ["AWS_ENDPOINT_URL_STS"] = stack.enter_context(Responder()).url
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = "https://127.0.0.1:9"  # never contacted
-        payment = _payment()
+        payment = bench_payment_model()
         partners = Partners(_configs(warm + 2 * per_phase), settings=ClientSettings(),
                             function_name="bench")
         partners.register_models(payment)

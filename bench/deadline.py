@@ -1,7 +1,7 @@
 """Figure 4: how far past the deadline a hung, or trickling, DynamoDB call ends.
 
 In a worker: partnerdb with STS answered by `bench.responder` and DynamoDB pointed at a
-`local.fault_server.FaultServer` that either accepts every request and never answers (mode
+`emulators.fault_server.FaultServer` that either accepts every request and never answers (mode
 `hang`) or answers with a body sent one byte every 0.3 s (mode `trickle`: each socket read
 gets a byte in time, so only a cut of the whole attempt stops it). Each run binds a
 `Deadline.after(deadline_s)` and calls `db.model(Payment).get(id)`; the figure is the time
@@ -17,11 +17,11 @@ import os
 import time
 from typing import Any
 
-from bench.cache import _payment
+from bench.cache import bench_payment_model
 from bench.responder import Responder
 from bench.stats import Summary
 from bench.worker import worker_main
-from local.fault_server import Behaviour, FaultServer, Reply, hang, trickle
+from emulators.fault_server import Behaviour, FaultServer, Reply, hang, trickle
 
 #: 40 bytes of valid JSON: 12 s at one byte every 0.3 s.
 _SLOW_BODY = b'{"Item": {}' + b" " * 28 + b"}"
@@ -45,7 +45,7 @@ def deadline_task(args: dict[str, Any]) -> dict[str, Any]:
     with Responder() as responder, FaultServer(MODES[mode]) as hung:
         os.environ["AWS_ENDPOINT_URL_STS"] = responder.url
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = hung.url
-        payment = _payment()
+        payment = bench_payment_model()
         config = PartnerConfig(
             partner_id="acme",
             role_arn="arn:aws:iam::111111111111:role/partnerdb-access",

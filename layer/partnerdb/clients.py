@@ -17,6 +17,7 @@ from botocore.credentials import Credentials
 
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
+from partnerdb.private_access import share_http_session, wrap_http_session
 from partnerdb.watchdog import DeadlineHTTPSession
 
 _NO_CREDENTIALS = object()
@@ -69,35 +70,17 @@ class ClientFactory:
                 client = self._session.create_client(service, region, config=self._config)
             finally:
                 self._session._credentials_for_next = _NO_CREDENTIALS
-            self._share_http_session(client, (service, region))
+            share_http_session(
+                client, self._http_sessions, (service, region), wrap=DeadlineHTTPSession
+            )
         self._hook(client)
         return client
-
-    def _share_http_session(self, client: Any, key: tuple[str, str]) -> None:
-        """Let every partner client of one service and region use one connection pool.
-
-        Each botocore client otherwise has its own pool and TLS context, and loading the CA
-        bundle into a context costs about 1 MiB and 14 ms per partner. Requests are signed one
-        by one, so sharing connections to the same AWS endpoint shares no credentials.
-        botocore has no public setting for this; without the attribute nothing is shared.
-        """
-        endpoint = getattr(client, "_endpoint", None)
-        if endpoint is None or not hasattr(endpoint, "http_session"):
-            return
-        shared = self._http_sessions.get(key)
-        if shared is None:
-            shared = self._http_sessions[key] = DeadlineHTTPSession(endpoint.http_session)
-        else:
-            endpoint.http_session.close()
-        endpoint.http_session = shared
 
     def home_client(self, service: str, region: str) -> Any:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session.create_client(service, region, config=self._config)
-        endpoint = getattr(client, "_endpoint", None)
-        if endpoint is not None and hasattr(endpoint, "http_session"):
-            endpoint.http_session = DeadlineHTTPSession(endpoint.http_session)
+        wrap_http_session(client, DeadlineHTTPSession)
         self._hook(client)
         return client
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from pynamodb.settings import get_settings_value
 
+from partnerdb.private_access import wrap_api_calls
+
 _log = logging.getLogger("partnerdb")
 _headers: ContextVar[Mapping[str, str] | None] = ContextVar("partnerdb_headers", default=None)
 _HOOK_ID = "partnerdb-model-extra-headers"
@@ -43,16 +45,18 @@ def send_model_headers(client: Any, connection: Any, extra_headers: Mapping[str,
     if not extra_headers:
         return
     headers = dict(extra_headers)
-    call: Callable[[str, dict[str, Any]], dict[str, Any]] = connection._make_api_call
 
-    def make_api_call(operation_name: str, operation_kwargs: dict[str, Any]) -> dict[str, Any]:
-        token = _headers.set(headers)
-        try:
-            return call(operation_name, operation_kwargs)
-        finally:
-            _headers.reset(token)
+    def with_headers(call: Callable[..., Any]) -> Callable[..., Any]:
+        def make_api_call(operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
+            token = _headers.set(headers)
+            try:
+                return call(operation_name, operation_kwargs)
+            finally:
+                _headers.reset(token)
 
-    connection._make_api_call = make_api_call
+        return make_api_call
+
+    wrap_api_calls(connection, with_headers)
 
 
 def replaced_settings(meta: Any) -> list[str]:

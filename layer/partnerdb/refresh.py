@@ -23,8 +23,6 @@ import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from botocore.credentials import DeferredRefreshableCredentials
-
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
     DeadlineExceeded,
@@ -32,6 +30,7 @@ from partnerdb.errors import (
     PartnerDBError,
     PartnerRoleRefused,
 )
+from partnerdb.private_access import RoleCredentials
 
 _log = logging.getLogger("partnerdb.credentials")
 
@@ -43,17 +42,8 @@ ADVISORY_SHARE = 0.25
 Clock = Callable[[], datetime]
 
 
-class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
-    """Refreshable credentials with Lambda-sized refresh windows and bounded waits.
-
-    botocore refreshes 15 minutes (advisory) and 10 minutes (mandatory) before expiry, which
-    with one-hour role-chaining credentials is an AssumeRole every 45 minutes. Every request
-    re-checks, and a signed request needs its credentials only until AWS receives it, so 3 and
-    1 minutes are ample: one call per partner every 57 minutes.
-    """
-
-    _advisory_refresh_timeout = 3 * 60
-    _mandatory_refresh_timeout = 60
+class PartnerCredentials(RoleCredentials):
+    """A partner's role credentials: budgets, bounded waits and back-offs around refreshes."""
 
     def __init__(
         self,
@@ -75,7 +65,7 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
 
     # -- botocore's entry point (every read of the credentials) -------------------------
 
-    def _refresh(self) -> None:
+    def check_refresh(self) -> None:
         mandatory = self._wanted()
         if mandatory is None:
             return
@@ -83,24 +73,24 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
             self._clock() < self._advisory_retry_at
         ):
             return  # an early refresh ran out of budget a moment ago: not again yet
-        if self._refresh_lock.acquire(False):
+        if self.refresh_lock.acquire(False):
             try:
                 self._refresh_locked()
             finally:
-                self._refresh_lock.release()
+                self.refresh_lock.release()
         elif mandatory:
             self._wait_for_lock()
             try:
                 self._refresh_locked()
             finally:
-                self._refresh_lock.release()
+                self.refresh_lock.release()
 
     def _wanted(self) -> bool | None:
         """None: no refresh to try now; else whether it is mandatory. Raises the remembered
         error (a back-off) when a mandatory refresh may not ask STS."""
-        if not self.refresh_needed(self._advisory_refresh_timeout):
+        if not self.needs_refresh(mandatory=False):
             return None
-        mandatory = bool(self.refresh_needed(self._mandatory_refresh_timeout))
+        mandatory = self.needs_refresh(mandatory=True)
         blocked = self._remembered()
         if blocked is not None:
             if mandatory:
@@ -136,9 +126,9 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         deadline = current_deadline()
         left = math.inf if deadline is None else deadline.remaining()
         if left == math.inf:
-            self._refresh_lock.acquire()
+            self.refresh_lock.acquire()
             return
-        if left <= 0 or not self._refresh_lock.acquire(timeout=left):
+        if left <= 0 or not self.refresh_lock.acquire(timeout=left):
             raise DeadlineExceeded(
                 f"partner {self._partner_id!r}: waiting for another request's credential "
                 "refresh"
@@ -151,7 +141,7 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         here say what happened, and a refusal is logged once, when it is remembered.
         """
         try:
-            metadata = self._refresh_using()
+            metadata = self.fetch()
         except PartnerRoleRefused as err:
             partner_id, role_arn, seconds = err.partner_id, err.role_arn, self._backoff.seconds
             self._remember(lambda: PartnerRoleRefused(
@@ -166,13 +156,7 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
             if mandatory:
                 raise
             return False
-        try:
-            self._set_from_data(metadata)
-            publish = getattr(self, "_publish_refresh", None)  # botocore 1.31+
-            if publish is not None:
-                publish()
-        finally:
-            self._staged_expiry_time = None
+        self.install(metadata)
         return True
 
     # -- back-offs ----------------------------------------------------------------------
@@ -202,11 +186,12 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
             raise blocked
         self._wait_for_lock()
         try:
-            if self._frozen_credentials is not None and self._access_key != rejected_access_key:
+            current = self.current_access_key
+            if current is not None and current != rejected_access_key:
                 return  # another request replaced them already
             self._fetch(mandatory=True)
         finally:
-            self._refresh_lock.release()
+            self.refresh_lock.release()
 
     def rejected_again(self, code: str) -> PartnerCredentialsRejected:
         """Fresh credentials were rejected too: drop them and back off; the error to raise."""
@@ -217,10 +202,9 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
             pass  # not dropped now: the next use is rejected and answered from the back-off
         else:
             try:
-                if self._frozen_credentials is not None:
-                    self._expiry_time = self._clock() - timedelta(seconds=1)
+                self.expire_now(self._clock())
             finally:
-                self._refresh_lock.release()
+                self.refresh_lock.release()
         self._remember(lambda: PartnerCredentialsRejected(
             self._partner_id,
             f"DynamoDB rejected newly issued credentials a moment ago; the role is not assumed "

@@ -8,9 +8,9 @@ shuts the attempt's socket down at the deadline. An attempt the watchdog cut rai
 `DeadlineExceeded`, whatever part of the response had arrived: botocore would otherwise parse
 the truncated body as a complete answer (a missing item, for a GetItem).
 
-The connection an attempt uses is learnt from the connection pool (`_get_conn`) and forgotten
-when it goes back to the pool (`_put_conn`), so the watchdog never touches a connection that
-another attempt has picked up since.
+The connection an attempt uses is learnt from the connection pool when it is handed out and
+forgotten when it goes back (`partnerdb.private_access.watched_pool_classes`), so the watchdog
+never touches a connection that another attempt has picked up since.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ import threading
 import time
 from typing import Any
 
-from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from urllib3.util.timeout import Timeout
 
 from partnerdb.deadline import current_deadline
 from partnerdb.errors import DeadlineExceeded
+from partnerdb.private_access import use_pool_classes, watched_pool_classes
 
 #: The shortest timeout handed to a socket (urllib3 refuses 0 and negative values).
 _MIN_TIMEOUT = 0.001
@@ -122,54 +122,35 @@ def _current_attempt() -> Attempt | None:
     return getattr(_local, "attempt", None)
 
 
-def _clamped(timeout: Any, default: Any, attempt: Attempt) -> Timeout:
-    base = timeout if isinstance(timeout, Timeout) else default
+def _attach(conn: Any) -> None:
+    attempt = _current_attempt()
+    if attempt is not None:
+        if attempt.cut:
+            raise DeadlineExceeded("request attempt not started, no time left")
+        attempt.attach(conn)
+
+
+def _detach(conn: Any) -> None:
+    attempt = _current_attempt()
+    if attempt is not None:
+        attempt.detach(conn)
+
+
+def _clamped(timeout: Any) -> Any:
+    """The attempt's timeouts: the configured ones, never past the deadline."""
+    attempt = _current_attempt()
+    if attempt is None:
+        return timeout
     left = max(attempt.left(), _MIN_TIMEOUT)
-    connect = base.connect_timeout if isinstance(base, Timeout) else None
-    read = base.read_timeout if isinstance(base, Timeout) else None
+    connect = timeout.connect_timeout if isinstance(timeout, Timeout) else None
+    read = timeout.read_timeout if isinstance(timeout, Timeout) else None
     return Timeout(
         connect=min(connect, left) if isinstance(connect, int | float) else left,
         read=min(read, left) if isinstance(read, int | float) else left,
     )
 
 
-class _WatchedPoolMixin:
-    """Tells the running attempt which connection it uses, and clamps its timeouts."""
-
-    timeout: Any
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
-        attempt = _current_attempt()
-        if attempt is not None:
-            if attempt.cut:
-                self._put_conn(conn)
-                raise DeadlineExceeded("request attempt not started, no time left")
-            attempt.attach(conn)
-        return conn
-
-    def _put_conn(self, conn: Any) -> None:
-        attempt = _current_attempt()
-        if attempt is not None:
-            attempt.detach(conn)
-        super()._put_conn(conn)  # type: ignore[misc]
-
-    def urlopen(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        attempt = _current_attempt()
-        if attempt is not None:
-            kwargs["timeout"] = _clamped(kwargs.get("timeout"), self.timeout, attempt)
-        return super().urlopen(method, url, *args, **kwargs)  # type: ignore[misc]
-
-
-class WatchedHTTPConnectionPool(_WatchedPoolMixin, AWSHTTPConnectionPool):  # type: ignore[misc]
-    pass
-
-
-class WatchedHTTPSConnectionPool(_WatchedPoolMixin, AWSHTTPSConnectionPool):  # type: ignore[misc]
-    pass
-
-
-WATCHED_POOLS = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSConnectionPool}
+WATCHED_POOLS = watched_pool_classes(_attach, _detach, _clamped)
 
 
 class DeadlineHTTPSession:
@@ -181,15 +162,8 @@ class DeadlineHTTPSession:
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
-        manager = getattr(inner, "_manager", None)
-        if manager is not None and hasattr(inner, "_pool_classes_by_scheme"):
-            # botocore has no public setting for its pool classes; pools are built lazily,
-            # so connections made from here on are watched (proxy managers included).
-            inner._pool_classes_by_scheme = WATCHED_POOLS
-            manager.pool_classes_by_scheme = WATCHED_POOLS
-            self.watched = True
-        else:
-            self.watched = False
+        #: False on a botocore whose pools cannot be replaced: only the read timeout applies
+        self.watched = use_pool_classes(inner, WATCHED_POOLS)
 
     def send(self, request: Any) -> Any:
         deadline = current_deadline()
@@ -206,7 +180,7 @@ class DeadlineHTTPSession:
         try:
             response = self._inner.send(request)
         except Exception as err:
-            if attempt.cut:
+            if attempt.cut or attempt.left() <= 0:  # the watchdog, or a timeout clamped to it
                 raise DeadlineExceeded("request cut at the deadline") from err
             raise
         finally:

@@ -10,8 +10,8 @@ import pytest
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from local.fault_server import FaultServer, HeaderLog, forward_to
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, HeaderLog, forward_to
+from emulators.moto_server import MotoServer
 from partnerdb import Partners
 from tests.core.models import Order
 

@@ -18,16 +18,16 @@ import threading
 
 import pytest
 
-from local.fault_server import TokenGate, forward_to, hang, sts_refuse, sts_throttle, wait_until
+from emulators.fault_server import TokenGate, forward_to, hang, sts_refuse, sts_throttle, wait_until
 from partnerdb import Deadline, DeadlineExceeded, PartnerCredentialsRejected, PartnerRoleRefused
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (
     ROLE_REFUSED,
     ROLE_THROTTLED,
-    FakeClock,
     PaymentsRig,
     payment_data,
 )
+from tests.support import FakeClock
 
 CREDENTIALS_REJECTED = "partner credentials rejected: retry later"
 BACKOFF_S = 30  # the documented default of both back-offs
