@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import socket
 import threading
 import time
@@ -72,13 +73,18 @@ class Attempt:
 
 
 class Watchdog:
-    """One daemon thread that fires attempts whose deadline has passed."""
+    """One daemon thread that fires attempts whose deadline has passed.
+
+    It is woken only when an attempt is due before the time it already sleeps until (once
+    per invocation, typically: later attempts share the invocation's deadline).
+    """
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Attempt]] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf
 
     def watch(self, attempt: Attempt) -> None:
         with self._cond:
@@ -88,16 +94,20 @@ class Watchdog:
                     target=self._run, name="partnerdb-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if attempt.expires_at < self._wake_at:
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._heap:
+                if not self._heap:
+                    self._wake_at = math.inf
                     self._cond.wait()
+                    continue
                 expires_at, _, attempt = self._heap[0]
                 wait = expires_at - time.monotonic()
                 if wait > 0:
+                    self._wake_at = expires_at
                     self._cond.wait(wait)
                     continue
                 heapq.heappop(self._heap)
