@@ -259,3 +259,30 @@ def timed() -> Iterator[list[float]]:
     finally:
         box.append(time.monotonic() - start)
 
+
+@dataclass(frozen=True)
+class Windows:
+    """When, in seconds after the role was assumed, each refresh phase begins."""
+
+    advisory: float  # a refresh is tried; if it fails the still-valid credentials are used
+    mandatory: float  # a refresh must succeed or the call fails
+    expiry: float
+
+    def before_advisory(self) -> float:
+        return self.advisory - 60
+
+    def in_advisory(self) -> float:
+        return (self.advisory + self.mandatory) / 2
+
+    def in_mandatory(self) -> float:
+        return (self.mandatory + self.expiry) / 2
+
+
+def refresh_windows(rig: PaymentsRig) -> Windows:
+    """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
+    credentials = rig.partners.session("acme").credentials
+    duration = rig.partners.settings.duration_seconds
+    advisory = float(credentials._advisory_refresh_timeout)
+    mandatory = float(credentials._mandatory_refresh_timeout)
+    assert 0 < mandatory < advisory < duration
+    return Windows(duration - advisory, duration - mandatory, duration)

@@ -26,6 +26,7 @@ from tests.reliability.support import (
     ROLE_THROTTLED,
     PaymentsRig,
     payment_data,
+    refresh_windows,
 )
 from tests.support import FakeClock
 
@@ -129,22 +130,13 @@ def test_throttled_role_is_not_remembered_as_refused(make_rig: RigFactory) -> No
     _create(rig, 1)
 
 
-def _windows(rig: PaymentsRig) -> tuple[float, float]:
-    """Seconds after the role was assumed when the advisory and mandatory windows begin."""
-    with rig.partners.db("acme") as db:
-        credentials = db._session.credentials
-    duration = rig.partners.settings.duration_seconds
-    return (duration - float(credentials._advisory_refresh_timeout),
-            duration - float(credentials._mandatory_refresh_timeout))
-
-
 def test_hung_sts_in_the_advisory_window_does_not_stop_requests(make_rig: RigFactory) -> None:
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    advisory, mandatory = _windows(rig)
+    windows = refresh_windows(rig)
     payment_id = _create(rig, 1)
     (old_key,) = set(rig.dynamodb_calls.access_keys())
-    clock.advance(seconds=(advisory + mandatory) / 2)
+    clock.advance(seconds=windows.in_advisory())
     rig.sts_calls.behaviour = hang
     mark = rig.dynamodb_calls.count()
     out = rig.invoke("getPayment", {"id": payment_id}, remaining_ms=10_000)
@@ -163,9 +155,9 @@ def test_hung_sts_in_the_advisory_window_does_not_stop_requests(make_rig: RigFac
 def test_waiting_for_another_refresh_ends_at_the_waiters_deadline(make_rig: RigFactory) -> None:
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    _, mandatory = _windows(rig)
+    windows = refresh_windows(rig)
     payment_id = _create(rig, 1)
-    clock.advance(seconds=mandatory + 10)
+    clock.advance(seconds=windows.in_mandatory())
     rig.sts_calls.behaviour = hang
     holder_done = threading.Event()
 
