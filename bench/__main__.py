@@ -54,14 +54,15 @@ class Plan:
     bind_measured: int
     memory_partners: int
     deadline_runs: int
+    refused_requests: int
     registry_rounds: int = 30
     registry_calls: int = 2000
     registry_first_uses: int = 50
     registry_invocations: int = 100_000
 
 
-FULL = Plan(40, 15, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20)
-QUICK = Plan(5, 3, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5,
+FULL = Plan(40, 15, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20, 1000)
+QUICK = Plan(5, 3, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5, 300,
              registry_rounds=6, registry_calls=500, registry_first_uses=10,
              registry_invocations=20_000)
 
@@ -133,6 +134,9 @@ def run_worker_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
         log(f"  STS per hour: {plan.hourly_hours:g} simulated hours")
         figures["sts_hourly"] = run_worker("bench.cache", "hourly", {
             "hours": plan.hourly_hours, "step_s": plan.hourly_step_s, "partners": 10})
+        log(f"  refused role: {plan.refused_requests} requests to a partner STS refuses")
+        figures["sts_refused"] = run_worker("bench.cache", "refused", {
+            "requests": plan.refused_requests, "step_s": 0.1})
         log(f"  bind: {plan.bind_measured} never-seen partners of {plan.bind_configured}")
         figures["bind"] = run_worker("bench.cache", "bind", {
             "configured": plan.bind_configured, "measured": plan.bind_measured})
@@ -149,6 +153,9 @@ def run_worker_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
         log(f"  deadline: {plan.deadline_runs} hung calls with Deadline.after(0.5)")
         figures["deadline"] = run_worker("bench.deadline", "deadline", {
             "runs": plan.deadline_runs, "deadline_s": 0.5})
+        log(f"  deadline: {plan.deadline_runs} trickling calls with Deadline.after(1.0)")
+        figures["deadline_trickle"] = run_worker("bench.deadline", "deadline", {
+            "runs": plan.deadline_runs, "deadline_s": 1.0, "mode": "trickle"})
     return figures
 
 

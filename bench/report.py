@@ -145,6 +145,15 @@ def rows(figures: dict[str, Any]) -> list[Row]:
             {"ours": f"{rate:.2f} / {interval:g}"},
             target="1 per hour (≥ 55 min apart)", result=_verdict(interval >= 55.0),
         ))
+    if "sts_refused" in figures:
+        doc = figures["sts_refused"]
+        out.append(Row(
+            f"STS calls, {doc['requests']} requests to a partner whose role is refused "
+            f"({doc['simulated_s']:g} s simulated, {doc['periods']} back-off periods)",
+            {"ours": str(doc["sts_calls"])}, target="≤ 1 per back-off period",
+            result=_verdict(doc["sts_calls"] <= doc["periods"]
+                            and set(doc["outcomes"]) == {"PartnerRoleRefused"}),
+        ))
     if "bind" in figures:
         bind = figures["bind"]["bind_ms"]
         out.append(Row("Bind a never-seen partner (ms)", {"ours": _fmt(bind, 2)},
@@ -161,14 +170,16 @@ def rows(figures: dict[str, Any]) -> list[Row]:
                            result=_verdict(rss <= 0.5)))
     if "registry" in figures:
         out.extend(_registry_rows(figures["registry"]))
-    if "deadline" in figures:
-        past = figures["deadline"]["past_deadline_ms"]
-        errors = figures["deadline"]["errors"]
-        out.append(Row(
-            f"Hung call: ended past the deadline (ms), {figures['deadline']['runs']} runs",
-            {"ours": _fmt(past, 1)}, target="≤ 100 ms (max)",
-            result=_verdict(past["max"] <= 100.0 and set(errors) == {"DeadlineExceeded"}),
-        ))
+    for key, label in (("deadline", "Hung call"),
+                       ("deadline_trickle", "Trickling call (1 byte / 0.3 s)")):
+        if key in figures:
+            past = figures[key]["past_deadline_ms"]
+            errors = figures[key]["errors"]
+            out.append(Row(
+                f"{label}: ended past the deadline (ms), {figures[key]['runs']} runs",
+                {"ours": _fmt(past, 1)}, target="≤ 100 ms (max)",
+                result=_verdict(past["max"] <= 100.0 and set(errors) == {"DeadlineExceeded"}),
+            ))
     if "layer" in figures:
         layer = figures["layer"]
         for key in ("default", "slim"):

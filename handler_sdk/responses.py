@@ -26,6 +26,7 @@ from handler_sdk.events import Shape
 from partnerdb import (
     DeadlineExceeded,
     InvalidPartnerId,
+    PartnerCredentialsRejected,
     PartnerDBError,
     PartnerRoleError,
     PartnerRoleThrottled,
@@ -97,6 +98,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 502, "partner role throttled: retry later"
     if isinstance(cause, PartnerRoleError):
         return 502, "partner role could not be assumed"
+    if isinstance(cause, PartnerCredentialsRejected):
+        return 502, "partner credentials rejected: retry later"
     if isinstance(cause, DeadlineExceeded):
         return 504, "lambda timeout exceeded"
     if isinstance(exc, DoesNotExist):

@@ -25,7 +25,7 @@ REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
 # Defaults of `ClientSettings`, sized for Lambda.
-CONNECT_TIMEOUT = 1.0  # seconds; the deadline cannot cut a connect
+CONNECT_TIMEOUT = 1.0  # seconds; a connect also ends at the deadline
 READ_TIMEOUT = 10.0  # seconds
 MAX_POOL_CONNECTIONS = 10
 RETRY_MODE = "standard"
@@ -33,6 +33,9 @@ MAX_ATTEMPTS = 3
 DURATION_SECONDS = 3600  # the maximum for role chaining, as Lambda does
 CACHE_SIZE = 256  # partner sessions kept
 STS_REGION = ""  # empty: the function's region
+ALLOW_SHARED_TABLES = False  # two partners of one account, region and table prefix: ConfigError
+BACKOFF_SECONDS = 30.0  # a refused role / rejected fresh credentials: no AssumeRole meanwhile
+REFRESH_BUDGET = 0.5  # seconds an early (advisory) credential refresh may take
 
 #: The partner registry (`partnerdb.registry`): a DynamoDB table or an SSM parameter path.
 REGISTRY_TABLE_ENV = "PARTNERDB_REGISTRY_TABLE"

@@ -23,7 +23,13 @@ from pynamodb.transactions import TransactGet, TransactWrite
 from partnerdb.assume_role import Clock, utc_now
 from partnerdb.binding import Bindings, PartnerBinding, check_bindable, require_bound
 from partnerdb.clients import ClientFactory
-from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id, partners_from_env
+from partnerdb.config import (
+    ClientSettings,
+    PartnerConfig,
+    check_distinct_tables,
+    normalize_partner_id,
+    partners_from_env,
+)
 from partnerdb.constants import FUNCTION_NAME_ENV, partner_variable
 from partnerdb.credentials import PartnerSession, SessionCache
 from partnerdb.deadline import Deadline, reset_deadline
@@ -66,6 +72,9 @@ class Partners:
             REDACTOR.add(config.external_id)
         install_redaction()
         self.settings = settings if settings is not None else ClientSettings.from_env()
+        check_distinct_tables(
+            self._configs.values(), allow_shared=self.settings.allow_shared_tables
+        )
         name = function_name
         if name is None:
             name = os.environ.get(FUNCTION_NAME_ENV, "")

@@ -58,6 +58,18 @@ class PartnerRoleThrottled(PartnerRoleError):
     """STS throttled AssumeRole past the retries the deadline allowed; retry later."""
 
 
+class PartnerCredentialsRejected(PartnerDBError):
+    """DynamoDB rejected the partner's credentials, and again after the role was assumed anew
+    (sessions revoked, a clock step); the partner's role is not assumed again for a back-off.
+
+    Not a `PartnerRoleError`: STS issued the credentials, the partner's account refused them.
+    """
+
+    def __init__(self, partner_id: str, problem: str) -> None:
+        self.partner_id = partner_id
+        super().__init__(f"partner {partner_id!r}: credentials rejected: {problem}")
+
+
 class DeadlineExceeded(PartnerDBError):
     """The invocation's deadline left no time to start or finish a call.
 
