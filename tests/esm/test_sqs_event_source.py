@@ -94,8 +94,9 @@ def test_successes_deleted_reported_failures_redriven_to_the_dlq(
     assert stats.item_failures == 4 * MAX_RECEIVE and stats.batch_failures == 0
 
 
-@pytest.mark.parametrize(("body", "error_type"), [("first-error", "RuntimeError"),
-                                                   ("first-sleep", "Sandbox.Timedout")])
+@pytest.mark.parametrize(
+    ("body", "error_type"), [("first-error", "RuntimeError"), ("first-sleep", "Sandbox.Timedout")]
+)
 def test_a_failed_invocation_delivers_the_whole_batch_again(
     sqs: Any, consumer: LambdaFunction, body: str, error_type: str
 ) -> None:
@@ -128,9 +129,7 @@ def test_an_id_not_in_the_batch_fails_the_whole_batch(sqs: Any, consumer: Lambda
 def test_it_stops_by_itself_when_time_runs_out(sqs: Any, consumer: LambdaFunction) -> None:
     queue, _ = make_queue(sqs, "slow", visibility_s=30)
     send(sqs, queue, ["fail"])
-    stats = SqsEventSource(queue, [consumer], endpoint_url=sqs.meta.endpoint_url).run(
-        max_seconds=2
-    )
+    stats = SqsEventSource(queue, [consumer], endpoint_url=sqs.meta.endpoint_url).run(max_seconds=2)
     assert stats.stopped_because == "time" and stats.batches == 1
 
 

@@ -1,0 +1,282 @@
+"""Batches from SQS (standard and FIFO), Kinesis and DynamoDB Streams: one handler call per record.
+
+Each record gets its own partner and DB: the partner id is the SQS message attribute
+``partnerId``, else ``partnerId`` in the JSON body; for Kinesis ``partnerId`` in the base64 JSON
+data; for DynamoDB Streams ``partnerId`` in the new image (a ``partner_from`` callable receives
+the record instead). The answer is Lambda's ReportBatchItemFailures response,
+``{"batchItemFailures": [{"itemIdentifier": id}]}``, naming every record that failed, was
+malformed, had an unknown partner, or was not started because the deadline would not fit it:
+those are delivered again, never dropped. FIFO queues and streams keep order, so the first
+failure stops the batch and it and every record after it are reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from handler_sdk import logs
+from handler_sdk.errors import BadRequest, HandlerError
+from handler_sdk.responses import classify
+from partnerdb import Deadline, PartnerDB, Partners, normalize_partner_id
+
+PARTNER_FIELD = "partnerId"
+#: Lambda's `eventSource` of a record -> the batch source.
+_EVENT_SOURCES = {"aws:sqs": "sqs", "aws:kinesis": "kinesis", "aws:dynamodb": "dynamodb_streams"}
+
+#: handle(record, db): the decorated handler for one record
+RecordHandler = Callable[[dict[str, Any], PartnerDB], object]
+PartnerFrom = Callable[[Any], object]
+
+
+class Source(StrEnum):
+    """A batch event source; decides record ids, partner lookup and ordering."""
+
+    SQS = "sqs"
+    KINESIS = "kinesis"
+    DYNAMODB_STREAMS = "dynamodb_streams"
+
+
+def source_of(event: object) -> Source | None:
+    """The batch source of `event` (every record's ``eventSource`` agrees), else None."""
+    if not isinstance(event, dict):
+        return None
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        return None
+    kinds = {
+        _EVENT_SOURCES.get(str(r.get("eventSource"))) if isinstance(r, dict) else None
+        for r in records
+    }
+    if len(kinds) != 1:
+        return None
+    (kind,) = kinds
+    return Source(kind) if kind is not None else None
+
+
+def item_id(record: Mapping[str, Any], source: Source) -> str | None:
+    """What ReportBatchItemFailures names a record by: message id or sequence number."""
+    if source is Source.SQS:
+        found = record.get("messageId")
+    elif source is Source.KINESIS:
+        found = _mapping(record, "kinesis").get("sequenceNumber")
+    else:
+        found = _mapping(record, "dynamodb").get("SequenceNumber")
+    return found if isinstance(found, str) and found else None
+
+
+def is_ordered(records: list[dict[str, Any]], source: Source) -> bool:
+    """Streams always keep order; an SQS batch does when it comes from a FIFO queue."""
+    if source is not Source.SQS:
+        return True
+    arn = records[0].get("eventSourceARN")
+    return isinstance(arn, str) and arn.endswith(".fifo")
+
+
+def record_data(record: Mapping[str, Any]) -> Any:
+    """A record's payload as plain data: the SQS body as JSON, the Kinesis data decoded from
+    base64 JSON, the DynamoDB Streams new image as a dict. `BadRequest` when malformed."""
+    source = _EVENT_SOURCES.get(record.get("eventSource", ""))
+    if source == Source.SQS:
+        return _json(record.get("body"), "the message body")
+    if source == Source.KINESIS:
+        data = _mapping(record, "kinesis").get("data")
+        if not isinstance(data, str):
+            raise BadRequest("the Kinesis record has no data")
+        try:
+            text = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise BadRequest("the Kinesis data is not base64-encoded UTF-8") from None
+        return _json(text, "the Kinesis data")
+    if source == Source.DYNAMODB_STREAMS:
+        image = _mapping(record, "dynamodb").get("NewImage")
+        if not isinstance(image, dict):
+            raise BadRequest("the stream record has no NewImage")
+        from boto3.dynamodb.types import TypeDeserializer  # only streams pay for importing it
+
+        try:
+            deserialize = TypeDeserializer().deserialize
+            return {k: deserialize(v) for k, v in image.items()}
+        except (TypeError, ValueError, KeyError, AttributeError):
+            raise BadRequest("the stream record's NewImage is not DynamoDB JSON") from None
+    raise BadRequest("not a record of SQS, Kinesis or DynamoDB Streams")
+
+
+def partner_id_of(record: Mapping[str, Any], source: Source) -> str:
+    """The record's partner id by the default lookup, normalized; `BadRequest` when absent."""
+    if source is Source.SQS:
+        attribute = _mapping(record, "messageAttributes").get(PARTNER_FIELD)
+        if isinstance(attribute, dict) and attribute.get("stringValue") is not None:
+            return normalize_partner_id(attribute["stringValue"])
+    if source is Source.DYNAMODB_STREAMS:
+        image = _mapping(record, "dynamodb").get("NewImage")
+        value = image.get(PARTNER_FIELD) if isinstance(image, dict) else None
+        if isinstance(value, dict) and isinstance(value.get("S"), str):
+            return normalize_partner_id(value["S"])
+        raise BadRequest(f"no {PARTNER_FIELD} string in the stream record's NewImage")
+    data = record_data(record)
+    if not isinstance(data, dict) or PARTNER_FIELD not in data:
+        raise BadRequest(f"no {PARTNER_FIELD} in the record")
+    return normalize_partner_id(data[PARTNER_FIELD])
+
+
+@dataclass
+class RecordResult:
+    """What happened to one record: ``ok``, ``failed`` or ``not_started``."""
+
+    item_id: str | None
+    outcome: str
+    partner_id: str | None = None
+    status: int = 200
+    error_type: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+
+@dataclass
+class BatchResult:
+    """Every record's result, in order; `response` is what the function returns."""
+
+    source: Source
+    results: list[RecordResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for r in self.results if r.outcome == "failed")
+
+    @property
+    def not_started(self) -> int:
+        return sum(1 for r in self.results if r.outcome == "not_started")
+
+    @property
+    def reported(self) -> list[str]:
+        return [r.item_id or "" for r in self.results if r.outcome != "ok"]
+
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in self.reported]}
+
+
+def run_batch(
+    event: dict[str, Any],
+    source: Source,
+    handle: RecordHandler,
+    *,
+    partners: Partners,
+    deadline: Deadline,
+    partner_from: PartnerFrom | None = None,
+    request_id: str | None = None,
+) -> BatchResult:
+    """Call `handle(record, db)` once per record, each with its own partner's DB.
+
+    A record is not started when the deadline has passed or is nearer than the longest record
+    that succeeded so far. In an ordered batch, the first record that fails or is not started
+    stops the batch; every later record is reported as not started.
+    """
+    records: list[dict[str, Any]] = event["Records"]
+    ordered = is_ordered(records, source)
+    batch = BatchResult(source)
+    longest_ms = 0.0
+    stopped = False
+    for record in records:
+        rid = item_id(record, source)
+        if stopped or deadline.remaining_ms() <= max(0.0, longest_ms):
+            result = RecordResult(rid, "not_started", status=504, error_type="DeadlineExceeded")
+            if stopped:
+                result.error_type = None
+            batch.results.append(result)
+            _log_record(result, source, request_id)
+            stopped = stopped or ordered
+            continue
+        result = _run_one(record, rid, source, handle, partners, deadline, partner_from)
+        if result.outcome == "ok":
+            longest_ms = max(longest_ms, result.duration_ms)
+        elif ordered:
+            stopped = True
+        batch.results.append(result)
+        _log_record(result, source, request_id)
+    return batch
+
+
+def _run_one(
+    record: dict[str, Any],
+    rid: str | None,
+    source: Source,
+    handle: RecordHandler,
+    partners: Partners,
+    deadline: Deadline,
+    partner_from: PartnerFrom | None,
+) -> RecordResult:
+    started = time.perf_counter()
+    result = RecordResult(rid, "ok")
+    try:
+        if rid is None:
+            raise BadRequest("the record has no message id or sequence number")
+        if partner_from is None:
+            result.partner_id = partner_id_of(record, source)
+        else:
+            result.partner_id = _from_callable(partner_from, record)
+        with partners.db(result.partner_id, deadline=deadline) as db:
+            handle(record, db)
+    except Exception as exc:
+        result.outcome = "failed"
+        result.status, _ = classify(exc)
+        result.error_type = type(exc).__name__
+        result.error = str(exc)
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def _from_callable(partner_from: PartnerFrom, record: Any) -> str:
+    try:
+        raw = partner_from(record)
+    except HandlerError:
+        raise
+    except (LookupError, TypeError, ValueError, AttributeError) as err:
+        raise BadRequest(f"no partner id in the record ({type(err).__name__})") from err
+    if raw is None:
+        raise BadRequest("no partner id in the record")
+    return normalize_partner_id(raw)
+
+
+def _log_record(result: RecordResult, source: Source, request_id: str | None) -> None:
+    """One line per record: its id, partner and outcome (errors redacted)."""
+    level = logging.ERROR if result.status >= 500 and result.outcome == "failed" else logging.INFO
+    if not logs.logger.isEnabledFor(level):
+        return
+    fields: dict[str, Any] = {
+        "level": logging.getLevelName(level),
+        "logger": logs.LOGGER_NAME,
+        "message": "record",
+        "request_id": request_id,
+        "source": source.value,
+        "item_id": result.item_id,
+        "partner_id": result.partner_id,
+        "outcome": result.outcome,
+        "status": result.status,
+        "error_type": result.error_type,
+        "duration_ms": round(result.duration_ms, 3),
+    }
+    if result.error is not None:
+        fields["error"] = logs.redact(result.error)
+    logs.logger.log(level, json.dumps(fields, default=str, separators=(",", ":")))
+
+
+def _json(text: object, what: str) -> Any:
+    if not isinstance(text, str):
+        raise BadRequest(f"{what} must be a string")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BadRequest(f"{what} is not valid JSON") from None
+
+
+def _mapping(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
