@@ -11,6 +11,9 @@ Importing this package first checks the layer (`handler_sdk.compat`): a missing 
 """
 
 from handler_sdk.compat import MIN_PARTNERDB, PARTNERDB_VERSION  # first: the layer check
+
+# isort: split
+from handler_sdk.batch import record_data
 from handler_sdk.decorator import with_partner_db
 from handler_sdk.errors import (
     BadRequest,
@@ -34,5 +37,6 @@ __all__ = [
     "SdkConfigError",
     "Shape",
     "UnknownAction",
+    "record_data",
     "with_partner_db",
 ]

@@ -1,6 +1,7 @@
 """The function's IAM role in template.yaml can do nothing with partner data itself:
-sts:AssumeRole on the configured partner role parameters only, no DynamoDB, no wildcard, no
-SAM-generated policy; its partner environment and settings match the contract."""
+sts:AssumeRole on the configured partner role parameters only (plus consuming the refunds
+queue), no DynamoDB, no wildcard, no SAM-generated policy; its partner environment and
+settings match the contract."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     # An explicit role: no SAM `Policies` (policy templates would add permissions).
     assert "Policies" not in function and "Role" in function
     assert function["Role"] == {"Fn::GetAtt": ["PaymentsFunctionRole", "Arn"]}
+    refunds = template["Resources"]["RefundsFunction"]["Properties"]
+    assert "Policies" not in refunds and refunds["Role"] == function["Role"]
     roles = resources_of_type(template, "AWS::IAM::Role")
     assert set(roles) == {"PaymentsFunctionRole"}
     assert not resources_of_type(
@@ -66,8 +69,18 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     ]
 
     statements = policy_statements(roles["PaymentsFunctionRole"])
-    assert len(statements) == 1
-    (statement,) = statements
+    sids = [s.get("Sid") for s in statements]
+    assert sids == ["AssumeConfiguredPartnerRoles", "ConsumeRefundsQueue"]
+    statement, consume = statements
+    # The refunds queue and nothing else: what Lambda's SQS poller needs, on that queue only.
+    assert consume["Effect"] == "Allow"
+    assert sorted(as_list(consume["Action"])) == [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert consume["Resource"] == {"Fn::GetAtt": ["RefundsQueue", "Arn"]}
     assert statement["Effect"] == "Allow"
     assert as_list(statement["Action"]) == ["sts:AssumeRole"]
     assert "NotAction" not in statement and "NotResource" not in statement
