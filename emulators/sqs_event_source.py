@@ -61,6 +61,7 @@ class MappingStats:
     item_failures: int = 0  # messages kept because the function reported them failed
     batch_failures: int = 0  # invocations whose whole batch was kept
     error_types: dict[str, int] = field(default_factory=dict)
+    deleted_ids: set[str] = field(default_factory=set)
     stopped_because: str = ""
 
 
@@ -223,7 +224,7 @@ class SqsEventSource:
         return failed
 
     def _delete(self, messages: list[dict[str, Any]]) -> int:
-        deleted = 0
+        deleted: set[str] = set()
         for start in range(0, len(messages), SQS_MAX_RECEIVE):
             chunk = messages[start : start + SQS_MAX_RECEIVE]
             answer = self._sqs.delete_message_batch(
@@ -232,8 +233,10 @@ class SqsEventSource:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
             )
-            deleted += len(answer.get("Successful", []))
-        return deleted
+            deleted.update(chunk[int(ok["Id"])]["MessageId"] for ok in answer.get("Successful", []))
+        with self._lock:
+            self.stats.deleted_ids |= deleted
+        return len(deleted)
 
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
         """One message as a record of Lambda's SQS event."""

@@ -30,6 +30,7 @@ class InvocationRecord:
 
     __slots__ = (
         "action",
+        "batch",
         "cold_start",
         "duration_ms",
         "error",
@@ -58,6 +59,11 @@ class InvocationRecord:
         self.traceback: str | None = None
         self.sts_calls = 0
         self.trace_id: str | None = None
+        self.batch: tuple[int, int, int] | None = None
+
+    def count_batch(self, records: int, failed: int, not_started: int) -> None:
+        """A batch invocation's counts, shown on its line."""
+        self.batch = (records, failed, not_started)
 
     def line(self) -> dict[str, Any]:
         now = time.time()
@@ -84,6 +90,8 @@ class InvocationRecord:
             fields["traceback"] = redact(self.traceback)
         if self.trace_id is not None:
             fields["xray_trace_id"] = self.trace_id
+        if self.batch is not None:
+            fields["records"], fields["failed"], fields["not_started"] = self.batch
         return fields
 
 
