@@ -82,7 +82,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     """(status, public message) for an exception a handler let through."""
     if isinstance(exc, HandlerError):
         return exc.status, exc.message
-    cause = _partnerdb_cause(exc)
+    cause = partnerdb_cause(exc)
     if isinstance(cause, InvalidPartnerId):
         return 400, str(cause)
     if isinstance(cause, UnknownPartner):
@@ -100,7 +100,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     return 500, INTERNAL_ERROR
 
 
-def _partnerdb_cause(exc: BaseException) -> BaseException | None:
+def partnerdb_cause(exc: BaseException) -> BaseException | None:
     """`exc` or the first `PartnerDBError` it was raised from (e.g. wrapped by a handler)."""
     current: BaseException | None = exc
     for _ in range(_CAUSE_DEPTH):
