@@ -159,6 +159,11 @@ class SqsEventSource:
     def _poll(self, function: Invoker, give_up: float, budget: _Budget) -> None:
         # Bounded by give_up (time) and budget (batches); each turn receives or sleeps.
         while not self._stop.is_set() and time.monotonic() < give_up:
+            if budget.exhausted():
+                with self._lock:
+                    self.stats.stopped_because = self.stats.stopped_because or "batches"
+                self._stop.set()
+                return
             messages = self._gather(give_up)
             if not messages:
                 if self.depth().empty:
@@ -310,6 +315,10 @@ class _Budget:
     def __init__(self, batches: int) -> None:
         self._left = batches
         self._lock = threading.Lock()
+
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self._left <= 0
 
     def take(self) -> bool:
         with self._lock:

@@ -8,6 +8,7 @@ started.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -15,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from emulators.fault_server import FaultServer, hang
 from emulators.lambda_runner import FunctionResult, LambdaFunction
 from emulators.moto_server import start_moto
+from emulators.sqs_event_source import SqsEventSource
 from local import stack
 from local.seed import scan_items
 
@@ -133,14 +137,16 @@ def run() -> int:
                 created["id"] = payment_field(result, "id")
             outcomes.append(Outcome(step, result, step.check(result)))
         isolation_ok = _check_accounts(env, moto.url, created.get("id", ""))
+        queue_ok, queue_line = _queue_step(env, moto.url, created.get("id", ""))
         _print_table(outcomes)
-        leaks = _leaks(functions.values(), env)
+        print(f"\n  refunds queue: {queue_line} {'ok' if queue_ok else 'WRONG'}")
+        leaks = _leaks(list(env.started), env)  # every function, the refunds one too
         failed = [o for o in outcomes if not o.ok]
         where = "yes" if isolation_ok else "NO"
         print(f"\n  acme's payment is stored in acme's account only: {where}")
         print(f"  secrets in the function's logs: {'none' if not leaks else ', '.join(leaks)}")
         print(f"  total {time.monotonic() - started:.1f} s")
-        if failed or not isolation_ok or leaks:
+        if failed or not isolation_ok or leaks or not queue_ok:
             print(f"\nDEMO FAILED: {len(failed)} step(s) wrong", file=sys.stderr)
             return 1
         print("\nAll steps gave the expected result.")
@@ -149,6 +155,39 @@ def run() -> int:
         env.stop_functions()
         hung_dynamodb.stop()
         moto.stop()
+
+
+def _queue_step(env: stack.Stack, url: str, payment_id: str) -> tuple[bool, str]:
+    """One SQS batch for refunds.handler through the local event source mapping: two refunds
+    of acme's payment and one message for an unknown partner. Partial failure: the bad message
+    is reported and stays on the queue, the two good ones are done and deleted."""
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="refunds", Attributes={"VisibilityTimeout": "30"})
+    messages = [
+        {"partnerId": "acme", "id": payment_id, "amount": 100, "idempotencyKey": "queued-1"},
+        {"partnerId": "initech", "id": payment_id, "amount": 100, "idempotencyKey": "queued-2"},
+        {"partnerId": "acme", "id": payment_id, "amount": 200, "idempotencyKey": "queued-3"},
+    ]
+    sent = [
+        sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(m))["MessageId"]
+        for m in messages
+    ]
+    refunds = env.function(handler="refunds.handler", timeout_s=6.0)
+    mapping = SqsEventSource(
+        queue["QueueUrl"], [refunds], endpoint_url=url, batch_size=10, batching_window_s=1.0
+    )
+    stats = mapping.run(max_seconds=30, max_batches=1)
+    records = [json.loads(line) for line in refunds.logs().splitlines()
+               if line.startswith("{") and '"message":"record"' in line]
+    reported = [r["item_id"] for r in records if r["outcome"] != "ok"]
+    ok = (stats.batches, stats.messages_deleted) == (1, 2) and reported == [sent[1]]
+    ok = ok and stats.deleted_ids == {sent[0], sent[2]}
+    line = (
+        f"batch of {stats.messages_received} refund messages, 1 for an unknown partner: "
+        f"{len(reported)} reported in batchItemFailures (left on the queue), "
+        f"{stats.messages_deleted} refunded and deleted"
+    )
+    return ok, line
 
 
 def _check_accounts(env: stack.Stack, url: str, payment_id: str) -> bool:

@@ -151,3 +151,14 @@ def test_it_stops_by_itself_when_time_runs_out(sqs: Any, consumer: LambdaFunctio
 )
 def test_reading_a_report_batch_item_failures_response(payload: Any, expected: Any) -> None:
     assert batch_item_failures(payload) == expected
+
+
+def test_it_stops_after_max_batches(sqs: Any, consumer: LambdaFunction) -> None:
+    queue, _ = make_queue(sqs, "budget", visibility_s=30)
+    send(sqs, queue, ["ok", "fail"])
+    mapping = SqsEventSource(
+        queue, [consumer], endpoint_url=sqs.meta.endpoint_url, batch_size=2, batching_window_s=1
+    )
+    stats = mapping.run(max_seconds=30, max_batches=1)
+    assert stats.stopped_because == "batches" and stats.batches == 1
+    assert (stats.messages_deleted, stats.item_failures) == (1, 1)
