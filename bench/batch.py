@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.rig import CACHE_PARTNERS, PAYMENT_ID, BenchError, Rig, rotations
 from bench.stats import Summary
-from local.lambda_runner import FunctionResult, LambdaFunction
+from emulators.lambda_runner import FunctionResult, LambdaFunction
 
 WARMUP_BATCHES = 3
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:bench-refunds"

@@ -22,8 +22,10 @@ from handler_sdk.errors import (
     NotFound,
     SdkConfigError,
     UnknownAction,
+    UnsupportedEvent,
 )
 from handler_sdk.events import Shape
+from handler_sdk.failures import InvocationFailed
 from handler_sdk.router import ActionRouter
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "HandlerError",
+    "InvocationFailed",
     "NotFound",
     "SdkConfigError",
     "Shape",
     "UnknownAction",
+    "UnsupportedEvent",
     "record_data",
     "with_partner_db",
 ]

@@ -19,74 +19,56 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from handler_sdk import logs
-from handler_sdk.errors import BadRequest, HandlerError
+from handler_sdk import compose, logs
+from handler_sdk.errors import BadRequest
+from handler_sdk.events import BATCH_SHAPES, RECORD_SOURCES, Shape, detect_shape
 from handler_sdk.responses import classify
 from partnerdb import Deadline, PartnerDB, Partners, normalize_partner_id
 
 PARTNER_FIELD = "partnerId"
-#: Lambda's `eventSource` of a record -> the batch source.
-_EVENT_SOURCES = {"aws:sqs": "sqs", "aws:kinesis": "kinesis", "aws:dynamodb": "dynamodb_streams"}
 
-#: handle(record, db): the decorated handler for one record
-RecordHandler = Callable[[dict[str, Any], PartnerDB], object]
-PartnerFrom = Callable[[Any], object]
-
-
-class Source(StrEnum):
-    """A batch event source; decides record ids, partner lookup and ordering."""
-
-    SQS = "sqs"
-    KINESIS = "kinesis"
-    DYNAMODB_STREAMS = "dynamodb_streams"
+#: handle(record, db): the decorated handler for one record (what it is given: a raw record
+#: or a Powertools record object)
+RecordHandler = Callable[[Any, PartnerDB], object]
+#: lookup(raw record, record as given) -> the record's partner id
+PartnerLookup = Callable[[dict[str, Any], Any], str]
 
 
-def source_of(event: object) -> Source | None:
-    """The batch source of `event` (every record's ``eventSource`` agrees), else None."""
-    if not isinstance(event, dict):
-        return None
-    records = event.get("Records")
-    if not isinstance(records, list) or not records:
-        return None
-    kinds = {
-        _EVENT_SOURCES.get(str(r.get("eventSource"))) if isinstance(r, dict) else None
-        for r in records
-    }
-    if len(kinds) != 1:
-        return None
-    (kind,) = kinds
-    return Source(kind) if kind is not None else None
+def source_of(event: object) -> Shape | None:
+    """The batch shape of `event` (every record's ``eventSource`` agrees), else None."""
+    shape = detect_shape(compose.raw_event(event))
+    return shape if shape in BATCH_SHAPES else None
 
 
-def item_id(record: Mapping[str, Any], source: Source) -> str | None:
+def item_id(record: Mapping[str, Any], source: Shape) -> str | None:
     """What ReportBatchItemFailures names a record by: message id or sequence number."""
-    if source is Source.SQS:
+    if source is Shape.SQS:
         found = record.get("messageId")
-    elif source is Source.KINESIS:
+    elif source is Shape.KINESIS:
         found = _mapping(record, "kinesis").get("sequenceNumber")
     else:
         found = _mapping(record, "dynamodb").get("SequenceNumber")
     return found if isinstance(found, str) and found else None
 
 
-def is_ordered(records: list[dict[str, Any]], source: Source) -> bool:
+def is_ordered(records: list[dict[str, Any]], source: Shape) -> bool:
     """Streams always keep order; an SQS batch does when it comes from a FIFO queue."""
-    if source is not Source.SQS:
+    if source is not Shape.SQS:
         return True
     arn = records[0].get("eventSourceARN")
     return isinstance(arn, str) and arn.endswith(".fifo")
 
 
-def record_data(record: Mapping[str, Any]) -> Any:
+def record_data(record: Any) -> Any:
     """A record's payload as plain data: the SQS body as JSON, the Kinesis data decoded from
     base64 JSON, the DynamoDB Streams new image as a dict. `BadRequest` when malformed."""
-    source = _EVENT_SOURCES.get(record.get("eventSource", ""))
-    if source == Source.SQS:
+    record = compose.raw_event(record)
+    source = RECORD_SOURCES.get(str(record.get("eventSource")))
+    if source == Shape.SQS:
         return _json(record.get("body"), "the message body")
-    if source == Source.KINESIS:
+    if source == Shape.KINESIS:
         data = _mapping(record, "kinesis").get("data")
         if not isinstance(data, str):
             raise BadRequest("the Kinesis record has no data")
@@ -95,7 +77,7 @@ def record_data(record: Mapping[str, Any]) -> Any:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise BadRequest("the Kinesis data is not base64-encoded UTF-8") from None
         return _json(text, "the Kinesis data")
-    if source == Source.DYNAMODB_STREAMS:
+    if source == Shape.DYNAMODB_STREAMS:
         image = _mapping(record, "dynamodb").get("NewImage")
         if not isinstance(image, dict):
             raise BadRequest("the stream record has no NewImage")
@@ -109,13 +91,13 @@ def record_data(record: Mapping[str, Any]) -> Any:
     raise BadRequest("not a record of SQS, Kinesis or DynamoDB Streams")
 
 
-def partner_id_of(record: Mapping[str, Any], source: Source) -> str:
+def partner_id_of(record: Mapping[str, Any], source: Shape) -> str:
     """The record's partner id by the default lookup, normalized; `BadRequest` when absent."""
-    if source is Source.SQS:
+    if source is Shape.SQS:
         attribute = _mapping(record, "messageAttributes").get(PARTNER_FIELD)
         if isinstance(attribute, dict) and attribute.get("stringValue") is not None:
             return normalize_partner_id(attribute["stringValue"])
-    if source is Source.DYNAMODB_STREAMS:
+    if source is Shape.DYNAMODB_STREAMS:
         image = _mapping(record, "dynamodb").get("NewImage")
         value = image.get(PARTNER_FIELD) if isinstance(image, dict) else None
         if isinstance(value, dict) and isinstance(value.get("S"), str):
@@ -138,13 +120,14 @@ class RecordResult:
     error_type: str | None = None
     error: str | None = None
     duration_ms: float = 0.0
+    sts_calls: int = 0
 
 
 @dataclass
 class BatchResult:
     """Every record's result, in order; `response` is what the function returns."""
 
-    source: Source
+    shape: Shape
     results: list[RecordResult] = field(default_factory=list)
 
     @property
@@ -156,6 +139,10 @@ class BatchResult:
         return sum(1 for r in self.results if r.outcome == "not_started")
 
     @property
+    def sts_calls(self) -> int:
+        return sum(r.sts_calls for r in self.results)
+
+    @property
     def reported(self) -> list[str]:
         return [r.item_id or "" for r in self.results if r.outcome != "ok"]
 
@@ -164,66 +151,66 @@ class BatchResult:
 
 
 def run_batch(
-    event: dict[str, Any],
-    source: Source,
+    records: list[dict[str, Any]],
+    given: list[Any],
+    shape: Shape,
     handle: RecordHandler,
+    lookup: PartnerLookup,
     *,
     partners: Partners,
     deadline: Deadline,
-    partner_from: PartnerFrom | None = None,
     request_id: str | None = None,
 ) -> BatchResult:
     """Call `handle(record, db)` once per record, each with its own partner's DB.
 
-    A record is not started when the deadline has passed or is nearer than the longest record
-    that succeeded so far. In an ordered batch, the first record that fails or is not started
-    stops the batch; every later record is reported as not started.
+    `records` are the raw records, `given` what the handler gets for each (the same dicts, or
+    a Powertools data class's record objects). A record is not started when the deadline has
+    passed or is nearer than the longest record that succeeded so far. In an ordered batch,
+    the first record that fails or is not started stops the batch; every later record is
+    reported as not started.
     """
-    records: list[dict[str, Any]] = event["Records"]
-    ordered = is_ordered(records, source)
-    batch = BatchResult(source)
+    ordered = is_ordered(records, shape)
+    batch = BatchResult(shape)
     longest_ms = 0.0
     stopped = False
-    for record in records:
-        rid = item_id(record, source)
-        if stopped or deadline.remaining_ms() <= max(0.0, longest_ms):
-            result = RecordResult(rid, "not_started", status=504, error_type="DeadlineExceeded")
-            if stopped:
-                result.error_type = None
-            batch.results.append(result)
-            _log_record(result, source, request_id)
+    for record, obj in zip(records, given, strict=True):
+        rid = item_id(record, shape) if isinstance(record, dict) else None
+        if stopped or deadline.remaining_ms() <= longest_ms:
+            result = RecordResult(rid, "not_started", status=504)
+            result.error_type = None if stopped else "DeadlineExceeded"
             stopped = stopped or ordered
-            continue
-        result = _run_one(record, rid, source, handle, partners, deadline, partner_from)
-        if result.outcome == "ok":
-            longest_ms = max(longest_ms, result.duration_ms)
-        elif ordered:
-            stopped = True
+        else:
+            result = _run_one(record, obj, rid, handle, lookup, partners, deadline)
+            if result.outcome == "ok":
+                longest_ms = max(longest_ms, result.duration_ms)
+            elif ordered:
+                stopped = True
         batch.results.append(result)
-        _log_record(result, source, request_id)
+        _log_record(result, shape, request_id)
     return batch
 
 
 def _run_one(
     record: dict[str, Any],
+    obj: Any,
     rid: str | None,
-    source: Source,
     handle: RecordHandler,
+    lookup: PartnerLookup,
     partners: Partners,
     deadline: Deadline,
-    partner_from: PartnerFrom | None,
 ) -> RecordResult:
     started = time.perf_counter()
     result = RecordResult(rid, "ok")
     try:
         if rid is None:
             raise BadRequest("the record has no message id or sequence number")
-        if partner_from is None:
-            result.partner_id = partner_id_of(record, source)
-        else:
-            result.partner_id = _from_callable(partner_from, record)
-        with partners.db(result.partner_id, deadline=deadline) as db:
-            handle(record, db)
+        result.partner_id = lookup(record, obj)
+        db = partners.db(result.partner_id, deadline=deadline)
+        try:
+            with db:
+                handle(obj, db)
+        finally:
+            result.sts_calls = db.sts_calls
     except Exception as exc:
         result.outcome = "failed"
         result.status, _ = classify(exc)
@@ -233,19 +220,7 @@ def _run_one(
     return result
 
 
-def _from_callable(partner_from: PartnerFrom, record: Any) -> str:
-    try:
-        raw = partner_from(record)
-    except HandlerError:
-        raise
-    except (LookupError, TypeError, ValueError, AttributeError) as err:
-        raise BadRequest(f"no partner id in the record ({type(err).__name__})") from err
-    if raw is None:
-        raise BadRequest("no partner id in the record")
-    return normalize_partner_id(raw)
-
-
-def _log_record(result: RecordResult, source: Source, request_id: str | None) -> None:
+def _log_record(result: RecordResult, shape: Shape, request_id: str | None) -> None:
     """One line per record: its id, partner and outcome (errors redacted)."""
     level = logging.ERROR if result.status >= 500 and result.outcome == "failed" else logging.INFO
     if not logs.logger.isEnabledFor(level):
@@ -255,7 +230,7 @@ def _log_record(result: RecordResult, source: Source, request_id: str | None) ->
         "logger": logs.LOGGER_NAME,
         "message": "record",
         "request_id": request_id,
-        "source": source.value,
+        "shape": shape.value,
         "item_id": result.item_id,
         "partner_id": result.partner_id,
         "outcome": result.outcome,

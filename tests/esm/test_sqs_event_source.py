@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 import pytest
 
-from emulators.sqs_event_source import SqsEventSource, batch_item_failures
 from emulators.lambda_runner import LambdaFunction
 from emulators.moto_server import MotoServer
+from emulators.sqs_event_source import SqsEventSource, batch_item_failures
 
 HANDLERS = Path(__file__).parent / "handlers"
 MAX_RECEIVE = 3

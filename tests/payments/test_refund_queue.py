@@ -27,9 +27,9 @@ from typing import Any
 import boto3
 import pytest
 
+from emulators.fault_server import FaultServer, Reply, dynamodb_500, dynamodb_throttle, forward_to
+from emulators.moto_server import MotoServer
 from emulators.sqs_event_source import SqsEventSource
-from local.fault_server import FaultServer, Reply, dynamodb_500, dynamodb_throttle, forward_to
-from local.moto_server import MotoServer
 from local.seed import PartnerAccount, scan_items
 from local.stack import Stack, seed_partners
 from tests.payments.conftest import Built

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from handler_sdk.batch import (
-    Source,
     is_ordered,
     item_id,
     partner_id_of,
@@ -20,6 +19,7 @@ from handler_sdk.batch import (
     source_of,
 )
 from handler_sdk.errors import BadRequest
+from handler_sdk.events import Shape
 from partnerdb import Deadline, PartnerDB, Partners
 from tests.sdk.conftest import EVENTS, log_lines
 from tests.sdk.models import Payment
@@ -67,7 +67,7 @@ def stream_record(sequence: str, partner: str | None) -> dict[str, Any]:
 class Recorder:
     """A record handler that notes (item, partner) and fails on request."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Shape) -> None:
         self.source = source
         self.calls: list[tuple[str | None, str]] = []
 
@@ -81,40 +81,51 @@ class Recorder:
 
 
 def run(event: dict[str, Any], partners: Partners, **kwargs: Any) -> Any:
-    source = source_of(event)
-    assert source is not None
-    handler = Recorder(source)
-    kwargs.setdefault("deadline", Deadline.after(30))
-    result = run_batch(event, source, handler, partners=partners, request_id="req-1", **kwargs)
+    shape = source_of(event)
+    assert shape is not None
+    handler = Recorder(shape)
+    deadline = kwargs.pop("deadline", Deadline.after(30))
+    lookup = kwargs.pop("lookup", lambda raw, given: partner_id_of(raw, shape))
+    records = event["Records"]
+    result = run_batch(
+        records,
+        records,
+        shape,
+        handler,
+        lookup,
+        partners=partners,
+        deadline=deadline,
+        request_id="req-1",
+    )
     return result, handler
 
 
 def test_powertools_sample_shapes_are_recognised() -> None:
-    assert source_of(sample("sqsEvent")) is Source.SQS
-    assert source_of(sample("kinesisStreamEvent")) is Source.KINESIS
-    assert source_of(sample("dynamoStreamEvent")) is Source.DYNAMODB_STREAMS
+    assert source_of(sample("sqsEvent")) is Shape.SQS
+    assert source_of(sample("kinesisStreamEvent")) is Shape.KINESIS
+    assert source_of(sample("dynamoStreamEvent")) is Shape.DYNAMODB_STREAMS
     for other in ("eventBridgeEvent", "apiGatewayProxyEvent", "lambdaFunctionUrlEvent"):
         assert source_of(sample(other)) is None
     mixed = {"Records": sample("sqsEvent")["Records"] + sample("kinesisStreamEvent")["Records"]}
     assert source_of(mixed) is None
     kinesis = sample("kinesisStreamEvent")["Records"][0]
-    assert item_id(kinesis, Source.KINESIS) == kinesis["kinesis"]["sequenceNumber"]
-    assert item_id(sample("dynamoStreamEvent")["Records"][1], Source.DYNAMODB_STREAMS) == "222"
+    assert item_id(kinesis, Shape.KINESIS) == kinesis["kinesis"]["sequenceNumber"]
+    assert item_id(sample("dynamoStreamEvent")["Records"][1], Shape.DYNAMODB_STREAMS) == "222"
 
 
 def test_default_partner_lookup_per_source() -> None:
-    assert partner_id_of(sqs_record("m", {"x": 1}, attribute="ACME"), Source.SQS) == "acme"
-    assert partner_id_of(sqs_record("m", {"partnerId": "globex"}), Source.SQS) == "globex"
+    assert partner_id_of(sqs_record("m", {"x": 1}, attribute="ACME"), Shape.SQS) == "acme"
+    assert partner_id_of(sqs_record("m", {"partnerId": "globex"}), Shape.SQS) == "globex"
     # the attribute wins over the body
     both = sqs_record("m", {"partnerId": "globex"}, attribute="acme")
-    assert partner_id_of(both, Source.SQS) == "acme"
-    assert partner_id_of(kinesis_record("1", {"partnerId": "acme"}), Source.KINESIS) == "acme"
-    assert partner_id_of(stream_record("1", "globex"), Source.DYNAMODB_STREAMS) == "globex"
+    assert partner_id_of(both, Shape.SQS) == "acme"
+    assert partner_id_of(kinesis_record("1", {"partnerId": "acme"}), Shape.KINESIS) == "acme"
+    assert partner_id_of(stream_record("1", "globex"), Shape.DYNAMODB_STREAMS) == "globex"
     for bad, source in [
-        (sample("sqsEvent")["Records"][0], Source.SQS),  # "Test message." is not JSON
-        (sample("sqsEvent")["Records"][1], Source.SQS),  # JSON without partnerId
-        (sample("kinesisStreamEvent")["Records"][0], Source.KINESIS),  # text, not JSON
-        (sample("dynamoStreamEvent")["Records"][0], Source.DYNAMODB_STREAMS),
+        (sample("sqsEvent")["Records"][0], Shape.SQS),  # "Test message." is not JSON
+        (sample("sqsEvent")["Records"][1], Shape.SQS),  # JSON without partnerId
+        (sample("kinesisStreamEvent")["Records"][0], Shape.KINESIS),  # text, not JSON
+        (sample("dynamoStreamEvent")["Records"][0], Shape.DYNAMODB_STREAMS),
     ]:
         with pytest.raises(BadRequest):
             partner_id_of(bad, source)
@@ -158,7 +169,7 @@ def test_fifo_and_streams_stop_at_the_first_failure(partners: Partners) -> None:
     fifo["Records"][1]["body"] = "{broken"
     for record in fifo["Records"]:
         record["eventSourceARN"] = fifo_arn
-    assert is_ordered(fifo["Records"], Source.SQS)
+    assert is_ordered(fifo["Records"], Shape.SQS)
     result, handler = run(fifo, partners)
     assert handler.calls == [("m0", "acme")]
     assert result.reported == ["m1", "m2", "m3"]
@@ -193,8 +204,12 @@ def test_records_the_deadline_cannot_fit_are_not_started(partners: Partners) -> 
     assert result.reported == ["m0", "m1", "m2"] and result.not_started == 3
 
 
-def test_partner_from_receives_the_record(partners: Partners) -> None:
+def test_a_failing_partner_lookup_reports_the_record(partners: Partners) -> None:
     event = {"Records": [sqs_record("m1", {"who": "GLOBEX"}), sqs_record("m2", {"nobody": 1})]}
-    result, handler = run(event, partners, partner_from=lambda record: record_data(record)["who"])
+
+    def who(raw: dict[str, Any], given: Any) -> str:
+        return str(record_data(given)["who"]).lower()
+
+    result, handler = run(event, partners, lookup=who)
     assert handler.calls == [("m1", "globex")]
     assert result.reported == ["m2"]

@@ -71,3 +71,32 @@ def test_the_decorated_function_under_awslambdaric(
     assert lines[0]["function_name"] == "payments" and lines[0]["sts_calls"] == 1
     assert logs.count('"message":"invocation"') == 3  # awslambdaric's root handler adds none
     assert [s for s in secrets() if s in logs] == []
+
+
+def test_errors_raise_is_a_lambda_error_with_the_typed_class_name(
+    env: dict[str, str], partners: Partners, tmp_path: Path
+) -> None:
+    with LambdaFunction(
+        "tests.sdk.app.raising",
+        task_root(tmp_path),
+        env={k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")},
+        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
+        function_name="payments",
+        timeout_s=10.0,
+    ) as function:
+        unknown = function.invoke({"partnerId": "initech", "action": "getPayment"})
+        missing = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {}})
+        ok = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}})
+        logs = function.logs()
+
+    assert unknown.is_error and unknown.error_type == "UnknownPartner"
+    assert unknown.error_message == "unknown partner"
+    assert missing.is_error and missing.error_type == "BadRequest"
+    assert not ok.is_error and ok.payload["data"]["id"] == "p-1"
+    # the log line of each failure was written before the error went back
+    assert [line["error_type"] for line in sdk_lines(logs)] == [
+        "UnknownPartner",
+        "BadRequest",
+        None,
+    ]
+    assert [s for s in secrets() if s in logs] == []
