@@ -158,9 +158,9 @@ def run() -> int:
 
 
 def _queue_step(env: stack.Stack, url: str, payment_id: str) -> tuple[bool, str]:
-    """One SQS batch for refunds.handler through the local event source mapping: two refunds
-    of acme's payment and one message for an unknown partner. Partial failure: the bad message
-    is reported and stays on the queue, the two good ones are done and deleted."""
+    """One SQS batch for payments.refunds.handler through the local event source mapping: two
+    refunds of acme's payment and one message for an unknown partner. Partial failure: the bad
+    message is reported and stays on the queue, the two good ones are done and deleted."""
     sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
     queue = sqs.create_queue(QueueName="refunds", Attributes={"VisibilityTimeout": "30"})
     messages = [
@@ -172,7 +172,7 @@ def _queue_step(env: stack.Stack, url: str, payment_id: str) -> tuple[bool, str]
         sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(m))["MessageId"]
         for m in messages
     ]
-    refunds = env.function(handler="refunds.handler", timeout_s=6.0)
+    refunds = env.function(handler="payments.refunds.handler", timeout_s=6.0)
     mapping = SqsEventSource(
         queue["QueueUrl"], [refunds], endpoint_url=url, batch_size=10, batching_window_s=1.0
     )

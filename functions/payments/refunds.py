@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import refund_payment
-from models import MODELS
-
 from handler_sdk import BadRequest, record_data, with_partner_db
+
+from .app import refund_payment
+from .models import MODELS
 
 
 @with_partner_db(models=list(MODELS))

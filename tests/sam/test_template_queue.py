@@ -13,7 +13,8 @@ def test_refunds_queue_function(template: dict[str, Any]) -> None:
     payments = resources["PaymentsFunction"]["Properties"]
     refunds = resources["RefundsFunction"]["Properties"]
     assert resources["RefundsFunction"]["Metadata"]["BuildMethod"] == "makefile"
-    assert refunds["Handler"] == "refunds.handler" and refunds["CodeUri"] == payments["CodeUri"]
+    assert refunds["Handler"] == "payments.refunds.handler"
+    assert refunds["CodeUri"] == payments["CodeUri"]
     for same in ("Runtime", "Architectures", "Timeout", "Tracing", "Role", "Layers", "Environment"):
         assert refunds[same] == payments[same], same
     assert (ROOT / refunds["CodeUri"] / "refunds.py").is_file()

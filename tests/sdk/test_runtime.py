@@ -27,6 +27,18 @@ def task_root(tmp_path: Path) -> Path:
     return root
 
 
+def sdk_function(handler: str, env: dict[str, str], tmp_path: Path) -> LambdaFunction:
+    """`tests.sdk.app.<handler>` as Lambda runs it; partnerdb from outside the task root."""
+    return LambdaFunction(
+        f"tests.sdk.app.{handler}",
+        task_root(tmp_path),
+        env={k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")},
+        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
+        function_name="payments",
+        timeout_s=10.0,
+    )
+
+
 def sdk_lines(logs: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in logs.splitlines() if '"logger":"handler_sdk"' in line]
 
@@ -34,14 +46,7 @@ def sdk_lines(logs: str) -> list[dict[str, Any]]:
 def test_the_decorated_function_under_awslambdaric(
     env: dict[str, str], partners: Partners, tmp_path: Path
 ) -> None:
-    with LambdaFunction(
-        "tests.sdk.app.handler",
-        task_root(tmp_path),
-        env={k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")},
-        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
-        function_name="payments",
-        timeout_s=10.0,
-    ) as function:
+    with sdk_function("handler", env, tmp_path) as function:
         first = function.invoke(
             {"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}}
         )
@@ -76,14 +81,7 @@ def test_the_decorated_function_under_awslambdaric(
 def test_errors_raise_is_a_lambda_error_with_the_typed_class_name(
     env: dict[str, str], partners: Partners, tmp_path: Path
 ) -> None:
-    with LambdaFunction(
-        "tests.sdk.app.raising",
-        task_root(tmp_path),
-        env={k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")},
-        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
-        function_name="payments",
-        timeout_s=10.0,
-    ) as function:
+    with sdk_function("raising", env, tmp_path) as function:
         unknown = function.invoke({"partnerId": "initech", "action": "getPayment"})
         missing = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {}})
         ok = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}})

@@ -1,4 +1,4 @@
-"""Test-only fault around refunds.handler: a function timeout after the batch's work is done.
+"""Test-only fault around payments.refunds.handler: a function timeout after the batch's work.
 
 When a record carrying the message attribute ``stall`` is delivered for the first time, the
 handler sleeps past the function timeout after refunds.handler has committed every refund of
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import refunds
+from payments import refunds
 
 
 def handler(event: dict[str, Any], context: Any) -> Any:
