@@ -111,9 +111,10 @@ def run(spec: HandlerSpec, event: Any, context: Any, *, cold_start: bool) -> Any
 
 def raises(spec: HandlerSpec, shape: Shape) -> bool:
     """Whether a failure is raised rather than answered: ``errors=`` when given, else for
-    EventBridge and unknown shapes (their sources retry only raised errors), and always under
-    Powertools' ``@idempotent`` above us (so it stores no failure)."""
-    if compose.under_idempotency():
+    EventBridge and unknown shapes (their sources retry only raised errors); always for a
+    batch that failed as a whole (an answer without ``batchItemFailures`` would delete every
+    record) and under Powertools' ``@idempotent`` above us (so it stores no failure)."""
+    if shape in BATCH_SHAPES or compose.under_idempotency():
         return True
     if spec.errors is not None:
         return spec.errors == "raise"

@@ -187,3 +187,18 @@ def test_partner_from_receives_each_record(partners: Partners) -> None:
     event["Records"][1]["messageId"] = "nope!"  # not a valid partner id: reported
     assert handler(event, FakeContext()) == {"batchItemFailures": [{"itemIdentifier": "nope!"}]}
     assert [(pid, rec["messageId"]) for pid, rec in seen.calls] == [("acme", "acme-1")]
+
+
+def test_a_batch_that_fails_as_a_whole_is_raised_never_answered(partners: Partners) -> None:
+    """An answer without batchItemFailures would make Lambda delete every record."""
+
+    class BrokenContext(FakeContext):
+        def get_remaining_time_in_millis(self) -> int:
+            return "soon"  # type: ignore[return-value]
+
+    event = sample("sqsEvent")
+    for errors in (None, "return"):
+        seen, handler = decorated(partners, errors=errors)
+        with pytest.raises(failures.InternalError):
+            handler(event, BrokenContext())
+        assert seen.calls == []
