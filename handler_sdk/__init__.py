@@ -24,7 +24,7 @@ from handler_sdk.errors import (
     UnknownAction,
     UnsupportedEvent,
 )
-from handler_sdk.events import Shape
+from handler_sdk.events import Shape, parse_json
 from handler_sdk.failures import InvocationFailed
 from handler_sdk.router import ActionRouter
 
@@ -41,6 +41,7 @@ __all__ = [
     "Shape",
     "UnknownAction",
     "UnsupportedEvent",
+    "parse_json",
     "record_data",
     "with_partner_db",
 ]

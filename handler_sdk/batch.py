@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from typing import Any
 
 from handler_sdk import compose, logs
 from handler_sdk.errors import BadRequest
-from handler_sdk.events import BATCH_SHAPES, RECORD_SOURCES, Shape, detect_shape
+from handler_sdk.events import BATCH_SHAPES, RECORD_SOURCES, Shape, detect_shape, parse_json
 from handler_sdk.responses import classify
 from partnerdb import Deadline, PartnerDB, Partners, normalize_partner_id
 
@@ -221,35 +220,35 @@ def _run_one(
 
 
 def _log_record(result: RecordResult, shape: Shape, request_id: str | None) -> None:
-    """One line per record: its id, partner and outcome (errors redacted)."""
+    """One line per record: its id, partner and outcome (error text redacted), keyed like the
+    invocation line (`handler_sdk.logs`)."""
     level = logging.ERROR if result.status >= 500 and result.outcome == "failed" else logging.INFO
     if not logs.logger.isEnabledFor(level):
         return
     fields: dict[str, Any] = {
+        "timestamp": logs.timestamp(),
         "level": logging.getLevelName(level),
-        "logger": logs.LOGGER_NAME,
         "message": "record",
-        "request_id": request_id,
+        "logger": logs.LOGGER_NAME,
+        "requestId": request_id,
         "shape": shape.value,
         "item_id": result.item_id,
         "partner_id": result.partner_id,
         "outcome": result.outcome,
         "status": result.status,
-        "error_type": result.error_type,
         "duration_ms": round(result.duration_ms, 3),
     }
+    if result.error_type is not None:
+        fields["errorType"] = result.error_type
     if result.error is not None:
-        fields["error"] = logs.redact(result.error)
-    logs.logger.log(level, json.dumps(fields, default=str, separators=(",", ":")))
+        fields["errorMessage"] = logs.redact(result.error)
+    logs.emit_fields(level, fields)
 
 
 def _json(text: object, what: str) -> Any:
     if not isinstance(text, str):
         raise BadRequest(f"{what} must be a string")
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise BadRequest(f"{what} is not valid JSON") from None
+    return parse_json(text, what)
 
 
 def _mapping(record: Mapping[str, Any], key: str) -> Mapping[str, Any]:

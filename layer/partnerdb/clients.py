@@ -17,7 +17,8 @@ from botocore.credentials import Credentials
 
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
-from partnerdb.private_access import share_http_session
+from partnerdb.private_access import share_http_session, wrap_http_session
+from partnerdb.watchdog import DeadlineHTTPSession
 
 _NO_CREDENTIALS = object()
 
@@ -69,7 +70,9 @@ class ClientFactory:
                 client = self._session.create_client(service, region, config=self._config)
             finally:
                 self._session._credentials_for_next = _NO_CREDENTIALS
-            share_http_session(client, self._http_sessions, (service, region))
+            share_http_session(
+                client, self._http_sessions, (service, region), wrap=DeadlineHTTPSession
+            )
         self._hook(client)
         return client
 
@@ -77,6 +80,7 @@ class ClientFactory:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session.create_client(service, region, config=self._config)
+        wrap_http_session(client, DeadlineHTTPSession)
         self._hook(client)
         return client
 

@@ -145,7 +145,7 @@ def test_a_thousand_messages_with_faults_nothing_lost_nothing_twice(
     assert set(plan.fired) == {"500", "throttle", "hang", "kill-after-write"}, plan.fired
     assert stats.error_types.get("Sandbox.Timedout") == 1, stats.error_types
     records = [line for line in sdk_lines(logs) if line["message"] == "record"]
-    assert any(r["error_type"] == "DeadlineExceeded" for r in records)
+    assert any(r.get("errorType") == "DeadlineExceeded" for r in records)
 
     # 1. every good message's refund exactly once, in its partner's account
     for partner in PARTNERS:

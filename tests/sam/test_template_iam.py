@@ -1,10 +1,12 @@
 """The function's IAM role in template.yaml can do nothing with partner data itself:
-sts:AssumeRole on the configured partner role parameters only (plus consuming the refunds
-queue), no DynamoDB, no wildcard, no SAM-generated policy; its partner environment and
-settings match the contract."""
+sts:AssumeRole on the configured partner role parameters (the registry's fixed role name is
+checked in test_template_registry.py), no DynamoDB but GetItem on the registry table, sqs on the
+refunds queue only, no SAM-generated policy; its partner environment and settings match the
+contract."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.sam.templates import (
@@ -69,10 +71,11 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     ]
 
     statements = policy_statements(roles["PaymentsFunctionRole"])
-    sids = [s.get("Sid") for s in statements]
-    assert sids == ["AssumeConfiguredPartnerRoles", "ConsumeRefundsQueue"]
-    statement, consume = statements
+    by_sid = {statement["Sid"]: statement for statement in statements}
+    assert len(by_sid) == len(statements)
+    statement = by_sid["AssumeConfiguredPartnerRoles"]
     # The refunds queue and nothing else: what Lambda's SQS poller needs, on that queue only.
+    consume = by_sid["ConsumeRefundsQueue"]
     assert consume["Effect"] == "Allow"
     assert sorted(as_list(consume["Action"])) == [
         "sqs:ChangeMessageVisibility",
@@ -103,12 +106,17 @@ def test_function_has_no_partner_data_permission_of_its_own(template: dict[str, 
     role = template["Resources"]["PaymentsFunctionRole"]["Properties"]
     for statement in policy_statements(template["Resources"]["PaymentsFunctionRole"]):
         for action in as_list(statement["Action"]):
-            assert not action.lower().startswith("dynamodb:"), action
+            if action.lower().startswith("dynamodb:"):
+                # Only reading registry entries, in the registry table only.
+                assert action == "dynamodb:GetItem"
+                assert statement["Resource"] == {"Fn::GetAtt": ["PartnerRegistryTable", "Arn"]}
             assert "*" not in action, action
     managed = {sub_text(arn).rsplit("/", 1)[-1] for arn in as_list(role["ManagedPolicyArns"])}
     assert managed == {"AWSLambdaBasicExecutionRole", "AWSXRayDaemonWriteAccess"}
     text = TEMPLATE.read_text(encoding="utf-8")
-    assert "dynamodb:" not in text.lower()
+    assert re.findall(r"(?i)dynamodb:[a-z*]+", text.replace("dynamodb:<", "")) == [
+        "dynamodb:GetItem"
+    ]
     assert "DynamoDBCrudPolicy" not in text and "DynamoDBReadPolicy" not in text
 
 

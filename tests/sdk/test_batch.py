@@ -132,7 +132,7 @@ def test_default_partner_lookup_per_source() -> None:
 
 
 def test_each_record_gets_its_own_partner_and_failures_are_reported(
-    partners: Partners, capsys: pytest.CaptureFixture[str]
+    partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = {
         "Records": [
@@ -144,14 +144,14 @@ def test_each_record_gets_its_own_partner_and_failures_are_reported(
             sqs_record("m6", {"x": 1}, attribute="globex"),
         ]
     }
-    capsys.readouterr()
+    caplog.clear()
     result, handler = run(event, partners)
     assert handler.calls == [("m1", "acme"), ("m4", "globex"), ("m5", "acme"), ("m6", "globex")]
     assert result.response() == {
         "batchItemFailures": [{"itemIdentifier": i} for i in ("m2", "m3", "m5")]
     }
     assert (len(result.results), result.failed, result.not_started) == (6, 3, 0)
-    lines = [line for line in log_lines(capsys.readouterr().out) if line["message"] == "record"]
+    lines = [line for line in log_lines(caplog) if line["message"] == "record"]
     assert [(x["item_id"], x["partner_id"], x["outcome"], x["status"]) for x in lines] == [
         ("m1", "acme", "ok", 200),
         ("m2", "initech", "failed", 403),
@@ -160,7 +160,7 @@ def test_each_record_gets_its_own_partner_and_failures_are_reported(
         ("m5", "acme", "failed", 500),
         ("m6", "globex", "ok", 200),
     ]
-    assert lines[4]["level"] == "ERROR" and lines[4]["error_type"] == "RuntimeError"
+    assert lines[4]["level"] == "ERROR" and lines[4]["errorType"] == "RuntimeError"
 
 
 def test_fifo_and_streams_stop_at_the_first_failure(partners: Partners) -> None:

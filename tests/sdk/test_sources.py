@@ -47,16 +47,16 @@ def decorated(partners: Partners, **options: Any) -> tuple[Seen, Any]:
 
 
 def test_sqs_sample_without_partner_reports_every_record(
-    partners: Partners, capsys: pytest.CaptureFixture[str]
+    partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen, handler = decorated(partners)
     event = sample("sqsEvent")
-    capsys.readouterr()
+    caplog.clear()
     assert handler(event, FakeContext()) == {
         "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]
     }
     assert seen.calls == []
-    lines = log_lines(capsys.readouterr().out)
+    lines = log_lines(caplog)
     (invocation,) = [x for x in lines if x["message"] == "invocation"]
     assert invocation["shape"] == "sqs"
     assert (invocation["records"], invocation["failed"], invocation["not_started"]) == (2, 2, 0)
@@ -105,14 +105,14 @@ def test_dynamodb_streams_sample(partners: Partners) -> None:
 
 
 def test_eventbridge_sample_raises_by_default(
-    partners: Partners, capsys: pytest.CaptureFixture[str]
+    partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen, handler = decorated(partners)
     event = sample("eventBridgeEvent")
-    capsys.readouterr()
+    caplog.clear()
     with pytest.raises(BadRequest, match="partnerId"):
         handler(event, FakeContext())
-    (line,) = log_lines(capsys.readouterr().out)  # written before raising
+    (line,) = log_lines(caplog)  # written before raising
     assert (line["shape"], line["status"]) == ("eventbridge", 400)
     event["detail"]["partnerId"] = "globex"
     response = handler(event, FakeContext())
@@ -156,17 +156,17 @@ def test_an_unknown_shape_is_named_and_raised(partners: Partners) -> None:
 
 
 def test_errors_raise_on_a_direct_invoke(
-    partners: Partners, capsys: pytest.CaptureFixture[str]
+    partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
     _, handler = decorated(partners, errors="raise")
-    capsys.readouterr()
+    caplog.clear()
     with pytest.raises(failures.UnknownPartner) as raised:
         handler({"partnerId": "initech"}, FakeContext())
     assert str(raised.value) == "unknown partner" and raised.value.status == 403
     with pytest.raises(failures.DeadlineExceeded, match="lambda timeout exceeded"):
         handler({"partnerId": "acme"}, FakeContext(remaining_ms=500))
-    lines = log_lines(capsys.readouterr().out)
-    assert [(x["status"], x["error_type"]) for x in lines] == [
+    lines = log_lines(caplog)
+    assert [(x["status"], x.get("errorType")) for x in lines] == [
         (403, "UnknownPartner"),
         (504, "DeadlineExceeded"),
     ]
