@@ -6,9 +6,10 @@
     python -m bench --only cold,warm     # some figures only, writes build/bench/results/
 
 Figures: cold (cold start + import time), warm (runtime latency + in-process overhead +
-deadline hooks), cache (STS calls, bind time, memory per partner), deadline (hung call),
-registry (warm and first-use lookups, memory per entry, reads per TTL), layer (zip sizes).
-A partial or quick run never overwrites the committed results unless `--out` says so.
+deadline hooks), batch (an SQS batch of 100 records over 10 partners), cache (STS calls, bind
+time, memory per partner), deadline (hung call), registry (warm and first-use lookups, memory
+per entry, reads per TTL), layer (zip sizes). A partial or quick run never overwrites the
+committed results unless `--out` says so.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from bench import output, plot, report
 from bench.worker import ROOT, run_worker
 
-FIGURES = ("cold", "warm", "cache", "deadline", "registry", "layer")
+FIGURES = ("cold", "warm", "batch", "cache", "deadline", "registry", "layer")
 RESULTS = ROOT / "bench" / "results"
 SCRATCH_RESULTS = ROOT / "build" / "bench" / "results"
 #: partner counts for the init cost of `register_models` (it binds the first partner only)
@@ -59,12 +60,14 @@ class Plan:
     registry_calls: int = 2000
     registry_first_uses: int = 50
     registry_invocations: int = 100_000
+    batch_batches: int = 50
+    batch_records: int = 100
 
 
 FULL = Plan(40, 15, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20, 1000)
 QUICK = Plan(5, 3, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5, 300,
              registry_rounds=6, registry_calls=500, registry_first_uses=10,
-             registry_invocations=20_000)
+             registry_invocations=20_000, batch_batches=10)
 
 
 def log(message: str) -> None:
@@ -95,7 +98,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
     """The figures that need the layer, the functions and moto: cold, warm, STS runtime."""
-    from bench import cache, cold, warm
+    from bench import batch, cache, cold, warm
     from bench.rig import VARIANTS, open_rig
 
     figures: dict[str, Any] = {}
@@ -111,6 +114,11 @@ def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
                 f"blocks of {plan.warm_block}")
             figures["warm"] = warm.run_warm(rig, VARIANTS, plan.warm_invocations,
                                             plan.warm_block, log)
+        if "batch" in selected:
+            log(f"  batch: {plan.batch_batches} SQS batches of {plan.batch_records} records "
+                "over 10 partners per variant")
+            figures["batch"] = batch.run_batch(rig, ("handwritten", "ours"), plan.batch_batches,
+                                               plan.batch_records, log)
         if "cache" in selected:
             log(f"  STS calls: {plan.sts_invocations} invocations over 10 partners")
             figures["sts_runtime"] = cache.run_sts_runtime(
@@ -188,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, load_start = time.monotonic(), os.getloadavg()
     log(f"partnerdb bench ({'quick' if args.quick else 'full'}): {', '.join(args.only)}")
     figures: dict[str, Any] = {}
-    if {"cold", "warm", "cache"} & set(args.only):
+    if {"cold", "warm", "batch", "cache"} & set(args.only):
         figures.update(run_runtime_figures(args.only, plan))
     figures.update(run_worker_figures(args.only, plan))
     if "layer" in args.only:
@@ -223,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"{m['cpu']}, {m['cores']} cores, {m['python']}, botocore "
                      f"{m['versions']['botocore']}, pynamodb {m['versions']['pynamodb']}, "
                      f"{m['git_describe']}")
-    log(f"\nwritten: {out_dir.relative_to(ROOT)}/latest.json, latest.md"
+    shown = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
+    log(f"\nwritten: {shown}/latest.json, latest.md"
         f"{', cold_start.png' if 'cold' in figures else ''} ({results['duration_s']:.0f} s)")
     failed = [r.figure.strip() for r in table if r.result == "FAIL"]
     if failed:

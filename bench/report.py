@@ -98,6 +98,18 @@ def rows(figures: dict[str, Any]) -> list[Row]:
     if "warm" in figures and "cpu_ms_per_invocation" in figures["warm"]:
         cpu = figures["warm"]["cpu_ms_per_invocation"]
         out.append(_cpu_row(cpu))
+    if "batch" in figures:
+        doc = figures["batch"]
+        out.append(_comparisons(
+            f"SQS batch of {doc['records']} records / {doc['partners']} partners, Duration (ms)",
+            _per_variant(doc, "duration_ms"), f"ours ≤ 1.10{TIMES} hw", 1.10))
+        growth = {v: (d["rss_kib"]["after_last"] - d["rss_kib"]["after_warmup"]) / 1024
+                  for v, d in doc["variants"].items()}
+        out.append(Row(
+            f"  RSS growth over {doc['batches']} batches (MiB)",
+            {v: f"{g:+.2f}" for v, g in growth.items()},
+            target="flat (≤ 1 MiB)", result=_verdict(growth.get("ours", 0.0) <= 1.0),
+        ))
     if "overhead" in figures:
         arms = figures["overhead"]["arms_us"]
         minus = figures["overhead"]["ours_minus_us"]

@@ -169,10 +169,11 @@ class Rig:
         partners: Sequence[PartnerAccount] = CORE_PARTNERS,
         env: Mapping[str, str] | None = None,
         timeout_s: float = 6.0,
+        handler: str = "app.handler",
     ) -> LambdaFunction:
         """A started (not yet spawned) execution environment of `variant`."""
         fn = LambdaFunction(
-            "app.handler",
+            handler,
             self.task_roots[variant],
             layer_dirs=self.layer_dirs(variant),
             env=self.env(partners, **dict(env or {})),

@@ -14,4 +14,6 @@ every `python -m emulators.<module>` run):
 - `emulators.ddblocal`: AWS's DynamoDB Local as a process (`DynamoDBLocal`, the CLI);
   `emulators.ddblocal_fetch` fetches and caches its jar (`fetch`).
 - `emulators.ports`: `free_port`, `closed_port_url`.
+- `emulators.sqs_event_source`: Lambda's SQS event source mapping against an SQS endpoint
+  (`SqsEventSource`, `batch_item_failures`).
 """

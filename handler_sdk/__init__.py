@@ -11,6 +11,9 @@ Importing this package first checks the layer (`handler_sdk.compat`): a missing 
 """
 
 from handler_sdk.compat import MIN_PARTNERDB, PARTNERDB_VERSION  # first: the layer check
+
+# isort: split
+from handler_sdk.batch import record_data
 from handler_sdk.decorator import with_partner_db
 from handler_sdk.errors import (
     BadRequest,
@@ -19,8 +22,10 @@ from handler_sdk.errors import (
     NotFound,
     SdkConfigError,
     UnknownAction,
+    UnsupportedEvent,
 )
 from handler_sdk.events import Shape, parse_json
+from handler_sdk.failures import InvocationFailed
 from handler_sdk.router import ActionRouter
 
 __all__ = [
@@ -30,10 +35,13 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "HandlerError",
+    "InvocationFailed",
     "NotFound",
     "SdkConfigError",
     "Shape",
     "UnknownAction",
+    "UnsupportedEvent",
     "parse_json",
+    "record_data",
     "with_partner_db",
 ]

@@ -23,8 +23,9 @@ from typing import Any, overload
 
 from pynamodb.models import Model
 
-from handler_sdk import invocation, tracing
+from handler_sdk import compose, invocation, tracing
 from handler_sdk.constants import DEFAULT_BUFFER_MS
+from handler_sdk.failures import Errors, check_errors_option
 from handler_sdk.invocation import Handler, HandlerSpec, PartnerFrom
 from partnerdb import Partners
 
@@ -89,6 +90,7 @@ def with_partner_db(
     partner_from: PartnerFrom | None = None,
     buffer_ms: int = DEFAULT_BUFFER_MS,
     partners: Partners | None = None,
+    errors: Errors | None = None,
 ) -> Callable[[Handler], LambdaHandler]: ...
 
 
@@ -100,6 +102,7 @@ def with_partner_db(
     partner_from: PartnerFrom | None = None,
     buffer_ms: int = DEFAULT_BUFFER_MS,
     partners: Partners | None = None,
+    errors: Errors | None = None,
 ) -> LambdaHandler | Callable[[Handler], LambdaHandler]:
     """Decorate a handler ``(event, context, db)`` into a Lambda handler ``(event, context)``.
 
@@ -108,12 +111,16 @@ def with_partner_db(
     - ``models``: PynamoDB models to bind now, at import, for every configured partner;
     - ``partner_from``: ``callable(event) -> partner id`` replacing the event-shape lookup;
     - ``buffer_ms``: stop starting DB work this long before the Lambda deadline;
-    - ``partners``: a `Partners` to use instead of the process-wide ``Partners.from_env()``.
+    - ``partners``: a `Partners` to use instead of the process-wide ``Partners.from_env()``;
+    - ``errors``: ``"return"`` answers a failure as a payload, ``"raise"`` raises it as a typed
+      exception (`handler_sdk.failures`) after the log line; by default the event's shape
+      decides (raise for EventBridge and unknown shapes, return otherwise).
     """
     if args or (handler is not None and (isinstance(handler, type) or not callable(handler))):
         raise TypeError(
             "with_partner_db options are keyword-only: use @with_partner_db or "
-            "@with_partner_db(models=[...], partner_from=..., buffer_ms=..., partners=...)"
+            "@with_partner_db(models=[...], partner_from=..., buffer_ms=..., partners=..., "
+            "errors=...)"
         )
     if isinstance(models, type) or not isinstance(models, Iterable):
         raise TypeError("models must be a list of PynamoDB model classes")
@@ -123,6 +130,7 @@ def with_partner_db(
         raise ValueError("buffer_ms must be an int >= 0")
     if partners is not None and not isinstance(partners, Partners):
         raise TypeError("partners must be a partnerdb.Partners")
+    chosen_errors = check_errors_option(errors)
     chosen = partners if partners is not None else _default_partners.get()
     chosen.register_models(*models)
     trace = tracing.enabled()
@@ -130,9 +138,15 @@ def with_partner_db(
     def decorate(fn: Handler) -> LambdaHandler:
         if isinstance(fn, type) or not callable(fn):
             raise TypeError("with_partner_db decorates a callable(event, context, db)")
+        compose.check_inner(fn)
         return _wrap(
             HandlerSpec.of(
-                fn, partners=chosen, partner_from=partner_from, buffer_ms=buffer_ms, trace=trace
+                fn,
+                partners=chosen,
+                partner_from=partner_from,
+                buffer_ms=buffer_ms,
+                trace=trace,
+                errors=chosen_errors,
             )
         )
 

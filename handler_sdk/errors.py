@@ -29,6 +29,14 @@ class BadRequest(HandlerError):
     status = 400
 
 
+class UnsupportedEvent(BadRequest):
+    """An event of a shape the SDK does not serve (400); the message names the shape."""
+
+    def __init__(self, shape: str) -> None:
+        self.shape = shape
+        super().__init__(f"unsupported event shape: {shape}")
+
+
 class NotFound(HandlerError):
     """The requested item does not exist (404)."""
 

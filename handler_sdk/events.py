@@ -6,6 +6,12 @@
   header (any case), else the ``partnerId`` path parameter; when both are present they must
   agree. The action is the ``action`` path parameter with the JSON body as data, else the body
   is an envelope ``{"action": ..., "data": ...}`` like a direct invoke.
+- EventBridge (``detail-type`` + ``source`` + ``detail``): ``detail.partnerId``; the action and
+  data are ``detail.action`` and ``detail.data``.
+- SQS, Kinesis, DynamoDB Streams (``Records`` of one ``eventSource``): a partner per record,
+  see `handler_sdk.batch`.
+- Anything else with AWS's markers (``Records`` of another source, such as SNS or S3) is
+  `Shape.UNSUPPORTED`: its partner id is an `UnsupportedEvent` naming it.
 
 Anything malformed raises `BadRequest` (400); ids are checked by `normalize_partner_id`.
 """
@@ -17,7 +23,7 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from handler_sdk.errors import ECHO_MAX, BadRequest
+from handler_sdk.errors import ECHO_MAX, BadRequest, UnsupportedEvent
 from partnerdb import normalize_partner_id
 
 PARTNER_HEADER = "x-partner-id"
@@ -31,18 +37,68 @@ class Shape(StrEnum):
     DIRECT = "direct"
     APIGW_V1 = "apigw_v1"
     APIGW_V2 = "apigw_v2"
+    EVENTBRIDGE = "eventbridge"
+    SQS = "sqs"
+    KINESIS = "kinesis"
+    DYNAMODB_STREAMS = "dynamodb_streams"
+    UNSUPPORTED = "unsupported"
+
+
+#: Shapes answered with an API Gateway proxy response.
+HTTP_SHAPES = frozenset({Shape.APIGW_V1, Shape.APIGW_V2})
+#: Shapes whose records each get a handler call and a partner (`handler_sdk.batch`).
+BATCH_SHAPES = frozenset({Shape.SQS, Shape.KINESIS, Shape.DYNAMODB_STREAMS})
+#: A record's ``eventSource`` -> its batch shape.
+RECORD_SOURCES = {
+    "aws:sqs": Shape.SQS,
+    "aws:kinesis": Shape.KINESIS,
+    "aws:dynamodb": Shape.DYNAMODB_STREAMS,
+}
+_EVENTBRIDGE_KEYS = frozenset({"detail-type", "source", "detail"})
 
 
 def detect_shape(event: object) -> Shape:
-    """API Gateway payload 2.0, 1.0, or a direct invoke (anything else, even a non-dict)."""
+    """The event's shape; a direct invoke when nothing else matches (even a non-dict)."""
     if isinstance(event, dict):
+        if "Records" in event:
+            return _records_shape(event["Records"])
         context = event.get("requestContext")
         if isinstance(context, dict):
             if event.get("version") == "2.0" and "http" in context:
                 return Shape.APIGW_V2
             if "httpMethod" in event:
                 return Shape.APIGW_V1
+        if event.keys() >= _EVENTBRIDGE_KEYS:
+            return Shape.EVENTBRIDGE
     return Shape.DIRECT
+
+
+def _records_shape(records: object) -> Shape:
+    if not isinstance(records, list) or not records:
+        return Shape.UNSUPPORTED
+    shapes = {RECORD_SOURCES.get(_record_source(r)) for r in records}
+    if len(shapes) != 1:
+        return Shape.UNSUPPORTED
+    (shape,) = shapes
+    return shape if shape is not None else Shape.UNSUPPORTED
+
+
+def _record_source(record: object) -> str:
+    """A record's ``eventSource`` (``EventSource`` for SNS), or ''."""
+    if not isinstance(record, dict):
+        return ""
+    source = record.get("eventSource", record.get("EventSource"))
+    return source if isinstance(source, str) else ""
+
+
+def describe(event: object) -> str:
+    """What an unsupported event looks like, for its error message (no payload echoed)."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+        return "an event of unknown shape"
+    sources = sorted({_record_source(r)[:ECHO_MAX] or "(no eventSource)" for r in event["Records"]})
+    if not sources:
+        return "an empty Records list"
+    return "Records of " + ", ".join(sources[:5])
 
 
 def partner_id_of(event: object, shape: Shape) -> str:
@@ -53,6 +109,13 @@ def partner_id_of(event: object, shape: Shape) -> str:
         if "partnerId" not in event:
             raise BadRequest("partnerId is required")
         return normalize_partner_id(event["partnerId"])
+    if shape is Shape.EVENTBRIDGE:
+        detail = _mapping(event, "detail")
+        if "partnerId" not in detail:
+            raise BadRequest("detail.partnerId is required")
+        return normalize_partner_id(detail["partnerId"])
+    if shape not in HTTP_SHAPES:
+        raise UnsupportedEvent(describe(event))
     header = _header(event)
     path = _mapping(event, "pathParameters").get(PARTNER_PATH_PARAMETER)
     if header is None and path is None:
@@ -75,7 +138,10 @@ def route_of(event: object, shape: Shape) -> str | None:
         action = None
     if isinstance(action, str):
         return action[:ECHO_MAX]
-    if shape is Shape.DIRECT:
+    if shape is Shape.EVENTBRIDGE:
+        detail_type = event.get("detail-type")
+        return detail_type[:ECHO_MAX] if isinstance(detail_type, str) else None
+    if shape not in HTTP_SHAPES:
         return None
     if shape is Shape.APIGW_V2:
         route = event.get("routeKey")
@@ -91,6 +157,10 @@ def action_and_data(event: object, shape: Shape) -> tuple[object, object]:
     action = _named_action(event, shape)
     if shape is Shape.DIRECT:
         return action, event.get("data")
+    if shape is Shape.EVENTBRIDGE:
+        return action, _mapping(event, "detail").get("data")
+    if shape not in HTTP_SHAPES:
+        raise UnsupportedEvent(describe(event))
     body = json_body(event)
     if action is not None:
         return action, body
@@ -129,10 +199,14 @@ def parse_json(text: str | bytes, what: str) -> Any:
 
 
 def _named_action(event: dict[str, Any], shape: Shape) -> object:
-    """The action named outside any body: a direct invoke's ``action``, or API Gateway's
-    ``action`` path parameter; None when absent."""
+    """The action named outside any body: a direct invoke's ``action``, EventBridge's
+    ``detail.action``, or API Gateway's ``action`` path parameter; None when absent."""
     if shape is Shape.DIRECT:
         return event.get("action")
+    if shape is Shape.EVENTBRIDGE:
+        return _mapping(event, "detail").get("action")
+    if shape not in HTTP_SHAPES:
+        return None
     return _mapping(event, "pathParameters").get(ACTION_PATH_PARAMETER)
 
 

@@ -1,7 +1,11 @@
 """One invocation of a decorated handler, as a pipeline a reader can step through.
 
     parse the event once -> the partner id -> the partner's DB scope (deadline, STS counter)
-    -> call the handler -> the response -> the log line and the trace
+    -> call the handler -> the response -> the log line and the trace -> raise, if asked to
+
+For SQS, Kinesis and DynamoDB Streams the middle steps run once per record
+(`handler_sdk.batch`) and the response is ``batchItemFailures``. A Powertools data class is
+read through its ``raw_event``; the handler still gets the object it was given.
 
 `run` is the whole pipeline; each step is one small function below it. The decorator
 (`handler_sdk.decorator`) prepares a `HandlerSpec` once per handler and calls `run` per event.
@@ -18,9 +22,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from handler_sdk import logs, responses, tracing
+from handler_sdk import batch, compose, failures, logs, responses, tracing
 from handler_sdk.errors import BadRequest, HandlerError
-from handler_sdk.events import ParsedEvent, Shape
+from handler_sdk.events import BATCH_SHAPES, HTTP_SHAPES, ParsedEvent, Shape
+from handler_sdk.failures import Errors
 from partnerdb import Deadline, Partners, normalize_partner_id
 
 #: handler(event, context, db) -> a dict, list, PynamoDB model, None or a proxy response
@@ -43,6 +48,8 @@ class HandlerSpec:
     trace_name: str
     #: pass the DB as ``db=`` (see `takes_db_keyword`)
     db_by_keyword: bool
+    #: "return" or "raise" failures; None: the event's shape decides (`raises`)
+    errors: Errors | None = None
 
     @classmethod
     def of(
@@ -53,6 +60,7 @@ class HandlerSpec:
         partner_from: PartnerFrom | None,
         buffer_ms: int,
         trace: bool,
+        errors: Errors | None = None,
     ) -> HandlerSpec:
         name = getattr(fn, "__name__", None) or type(fn).__name__
         return cls(
@@ -63,13 +71,14 @@ class HandlerSpec:
             trace=trace,
             trace_name=f"partnerdb ## {name}",
             db_by_keyword=takes_db_keyword(fn),
+            errors=errors,
         )
 
 
 def run(spec: HandlerSpec, event: Any, context: Any, *, cold_start: bool) -> Any:
     """Handle one event: every step of an invocation, in order."""
     started = time.perf_counter()
-    parsed = ParsedEvent(event)
+    parsed = ParsedEvent(compose.raw_event(event))
     record = _record(parsed, context, cold_start)
     header = tracing.trace_header()
     record.trace_id = tracing.trace_root(header)
@@ -77,10 +86,13 @@ def run(spec: HandlerSpec, event: Any, context: Any, *, cold_start: bool) -> Any
     failure: Exception | None = None
     log_token, event_token = logs.start(record), _event.set(parsed)
     try:
-        record.partner_id = partner_id = _partner_id(spec, parsed)
-        result = _call(spec, parsed, context, partner_id, record)
-        response = responses.success(result, parsed.shape)
-        record.status = _status_of(response, parsed.shape)
+        if parsed.shape in BATCH_SHAPES:
+            response = _batch(spec, parsed, event, context, record)
+        else:
+            record.partner_id = partner_id = _partner_id(spec, parsed, event)
+            result = _call(spec, event, context, partner_id, record)
+            response = responses.success(result, parsed.shape)
+            record.status = _status_of(response, parsed.shape)
     except Exception as exc:
         failure = exc
         response = _failure(exc, parsed.shape, record)
@@ -91,13 +103,28 @@ def run(spec: HandlerSpec, event: Any, context: Any, *, cold_start: bool) -> Any
         tracing.end(subsegment, _annotations(record), record.status, failure)
     record.duration_ms = (time.perf_counter() - started) * 1000
     logs.emit(record)
+    if failure is not None and raises(spec, parsed.shape):
+        raise failures.raised_for(failure, record.request_id) from None
     return response
+
+
+def raises(spec: HandlerSpec, shape: Shape) -> bool:
+    """Whether a failure is raised rather than answered: ``errors=`` when given, else for
+    EventBridge and unknown shapes (their sources retry only raised errors); always for a
+    batch that failed as a whole (an answer without ``batchItemFailures`` would delete every
+    record) and under Powertools' ``@idempotent`` above us (so it stores no failure)."""
+    if shape in BATCH_SHAPES or compose.under_idempotency():
+        return True
+    if spec.errors is not None:
+        return spec.errors == "raise"
+    return shape in (Shape.EVENTBRIDGE, Shape.UNSUPPORTED)
 
 
 def parsed_event(event: Any) -> ParsedEvent:
     """The running invocation's parse of `event`, or a new parse for any other event."""
+    raw = compose.raw_event(event)
     parsed = _event.get()
-    return parsed if parsed is not None and parsed.raw is event else ParsedEvent(event)
+    return parsed if parsed is not None and parsed.raw is raw else ParsedEvent(raw)
 
 
 def _record(parsed: ParsedEvent, context: Any, cold_start: bool) -> logs.InvocationRecord:
@@ -111,15 +138,53 @@ def _record(parsed: ParsedEvent, context: Any, cold_start: bool) -> logs.Invocat
     return record
 
 
-def _partner_id(spec: HandlerSpec, parsed: ParsedEvent) -> str:
+def _partner_id(spec: HandlerSpec, parsed: ParsedEvent, event: Any) -> str:
     if spec.partner_from is None:
         return parsed.partner_id()
-    return call_partner_from(spec.partner_from, parsed.raw)
+    return call_partner_from(spec.partner_from, event)
+
+
+def _batch(
+    spec: HandlerSpec,
+    parsed: ParsedEvent,
+    event: Any,
+    context: Any,
+    record: logs.InvocationRecord,
+) -> dict[str, Any]:
+    """A batch: the handler once per record, each with its partner; `batchItemFailures`."""
+    assert isinstance(parsed.raw, dict)  # BATCH_SHAPES are dicts with Records
+    records: list[dict[str, Any]] = parsed.raw["Records"]
+    shape = parsed.shape
+
+    def lookup(raw: dict[str, Any], given: Any) -> str:
+        if spec.partner_from is None:
+            return batch.partner_id_of(raw, shape)
+        return call_partner_from(spec.partner_from, given)
+
+    def handle(given: Any, db: Any) -> object:
+        if spec.db_by_keyword:
+            return spec.fn(given, context, db=db)
+        return spec.fn(given, context, db)
+
+    outcome = batch.run_batch(
+        records,
+        compose.record_objects(event, records),
+        shape,
+        handle,
+        lookup,
+        partners=spec.partners,
+        deadline=deadline_of(context, spec.buffer_ms),
+        request_id=record.request_id,
+    )
+    record.count_batch(len(outcome.results), outcome.failed, outcome.not_started)
+    record.sts_calls = outcome.sts_calls
+    record.status = 207 if outcome.reported else 200
+    return outcome.response()
 
 
 def _call(
     spec: HandlerSpec,
-    parsed: ParsedEvent,
+    event: Any,
     context: Any,
     partner_id: str,
     record: logs.InvocationRecord,
@@ -129,8 +194,8 @@ def _call(
     try:
         with db:
             if spec.db_by_keyword:
-                return spec.fn(parsed.raw, context, db=db)
-            return spec.fn(parsed.raw, context, db)
+                return spec.fn(event, context, db=db)
+            return spec.fn(event, context, db)
     finally:
         record.sts_calls = db.sts_calls
 
@@ -171,7 +236,7 @@ def deadline_of(context: Any, buffer_ms: int) -> Deadline:
 
 
 def _status_of(response: dict[str, Any], shape: Shape) -> int:
-    status = response.get("status" if shape is Shape.DIRECT else "statusCode")
+    status = response.get("statusCode" if shape in HTTP_SHAPES else "status")
     return status if isinstance(status, int) else 200
 
 

@@ -7,6 +7,10 @@ only Powertools has it (the mapping is in the README):
     errorType errorMessage stackTrace                  Lambda's JSON format (failures only)
     service function_name cold_start xray_trace_id     Powertools Logger
     partner_id action shape status duration_ms sts_calls   partnerdb's own
+    records failed not_started                         partnerdb's own (batches only)
+
+A batch also writes one line per record (message "record", `handler_sdk.batch`) by the same
+route (`emit_fields`).
 
 Where the line goes: the logger propagates to whatever the function configured (the Lambda
 runtime's root handler, Powertools, `logging.basicConfig`, pytest). Under Lambda's JSON log
@@ -56,6 +60,7 @@ class InvocationRecord:
 
     __slots__ = (
         "action",
+        "batch",
         "cold_start",
         "duration_ms",
         "error",
@@ -86,6 +91,11 @@ class InvocationRecord:
         self.exception: BaseException | None = None
         self.sts_calls = 0
         self.trace_id: str | None = None
+        self.batch: tuple[int, int, int] | None = None
+
+    def count_batch(self, records: int, failed: int, not_started: int) -> None:
+        """A batch invocation's counts, shown on its line."""
+        self.batch = (records, failed, not_started)
 
     def fail(self, exc: BaseException, status: int) -> None:
         """Record a failed outcome; a 500 (an unexpected error) keeps its traceback."""
@@ -98,10 +108,8 @@ class InvocationRecord:
 
     def line(self) -> dict[str, Any]:
         """The line's fields, secrets redacted."""
-        now = time.time()
         fields: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1000):03d}Z",
+            "timestamp": timestamp(),
             "level": "ERROR" if self.status >= 500 else "INFO",
             "message": MESSAGE,
             "logger": LOGGER_NAME,
@@ -124,6 +132,8 @@ class InvocationRecord:
             fields["stackTrace"] = redact(self.traceback).splitlines()
         if self.trace_id is not None:
             fields["xray_trace_id"] = self.trace_id
+        if self.batch is not None:
+            fields["records"], fields["failed"], fields["not_started"] = self.batch
         return fields
 
 
@@ -149,17 +159,27 @@ def note_action(action: str) -> None:
 def emit(record: InvocationRecord) -> None:
     """Write the invocation's line (ERROR level for 5xx, INFO otherwise)."""
     level = logging.ERROR if record.status >= 500 else logging.INFO
-    if not logger.isEnabledFor(level):
-        return
+    if logger.isEnabledFor(level):
+        emit_fields(level, record.line(), exc_info(record) if lambda_json_format() else None)
+
+
+def emit_fields(level: int, fields: dict[str, Any], info: ExcInfo | None = None) -> None:
+    """Write one line of `fields` (already redacted; ``message`` names the line) the way the
+    invocation line goes: to the configured handlers, as Lambda's JSON format wants it."""
     if not configured():
-        write_stdout(to_json(record.line()))
+        write_stdout(to_json(fields))
         return
-    fields = record.line()
     extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
     if lambda_json_format():
-        logger.log(level, MESSAGE, extra=extra, exc_info=exc_info(record))
+        logger.log(level, str(fields.get("message", MESSAGE)), extra=extra, exc_info=info)
     else:
         logger.log(level, to_json(fields), extra=extra)
+
+
+def timestamp() -> str:
+    """Now, as the lines' ``timestamp`` (UTC, milliseconds)."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
 
 
 def configured() -> bool:

@@ -1,6 +1,7 @@
 """Responses: a handler's return value or error, in the format of the event's shape.
 
-Direct invoke: ``{"success": true, "status": 200, "data": ...}`` or
+Direct invoke, EventBridge and every other non-HTTP shape:
+``{"success": true, "status": 200, "data": ...}`` or
 ``{"success": false, "status": 404, "error": "...", "requestId": "..."}``.
 API Gateway (payload 1.0 and 2.0): a proxy response ``{"statusCode", "headers", "body"}`` whose
 JSON body is ``{"data": ...}`` or ``{"error": "...", "requestId": "..."}``; a dict the handler
@@ -22,7 +23,7 @@ from pynamodb.attributes import AttributeContainer
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 
 from handler_sdk.errors import HandlerError
-from handler_sdk.events import Shape
+from handler_sdk.events import HTTP_SHAPES, Shape
 from partnerdb import (
     DeadlineExceeded,
     InvalidPartnerId,
@@ -56,8 +57,8 @@ def plain(value: object) -> Any:
 
 
 def success(result: object, shape: Shape) -> dict[str, Any]:
-    """The response for a handler's return value."""
-    if shape is Shape.DIRECT:
+    """The response for a handler's return value (a proxy response for HTTP shapes only)."""
+    if shape not in HTTP_SHAPES:
         return {"success": True, "status": 200, "data": plain(result)}
     if isinstance(result, dict) and "statusCode" in result:
         return result
@@ -66,7 +67,7 @@ def success(result: object, shape: Shape) -> dict[str, Any]:
 
 def failure(status: int, message: str, shape: Shape, request_id: str | None) -> dict[str, Any]:
     """The response for an error; `message` must already be safe to show."""
-    if shape is Shape.DIRECT:
+    if shape not in HTTP_SHAPES:
         return {
             "success": False,
             "status": status,
@@ -85,7 +86,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     """(status, public message) for an exception a handler let through."""
     if isinstance(exc, HandlerError):
         return exc.status, exc.message
-    cause = _partnerdb_cause(exc)
+    cause = partnerdb_cause(exc)
     if isinstance(cause, InvalidPartnerId):
         return 400, str(cause)
     if isinstance(cause, UnknownPartner):
@@ -109,7 +110,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
     return 500, INTERNAL_ERROR
 
 
-def _partnerdb_cause(exc: BaseException) -> BaseException | None:
+def partnerdb_cause(exc: BaseException) -> BaseException | None:
     """`exc` or the first `PartnerDBError` it was raised from (e.g. wrapped by a handler)."""
     current: BaseException | None = exc
     for _ in range(_CAUSE_DEPTH):

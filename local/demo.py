@@ -9,6 +9,7 @@ partners` command and the registry table, served without a redeploy, then disabl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,9 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from emulators.fault_server import FaultServer, hang
 from emulators.lambda_runner import FunctionResult, LambdaFunction
 from emulators.moto_server import MotoServer, start_moto
+from emulators.sqs_event_source import SqsEventSource
 from local import stack
 from local.registry_seed import REGISTRY_TABLE, create_registry_table
 from local.seed import PartnerAccount, create_role, create_table_for, scan_items
@@ -194,14 +198,17 @@ def run() -> int:
                 created["id"] = payment_field(result, "id")
             outcomes.append(Outcome(step, result, step.check(result)))
         isolation_ok = _check_accounts(env, moto.url, created.get("id", ""))
+        queue_ok, queue_line = _queue_step(env, moto.url, created.get("id", ""))
         _print_table(outcomes)
-        leaks = _leaks(functions.values(), env, operator.external_ids)
+        print(f"\n  refunds queue: {queue_line} {'ok' if queue_ok else 'WRONG'}")
+        # every function, the refunds one too
+        leaks = _leaks(list(env.started), env, operator.external_ids)
         failed = [o for o in outcomes if not o.ok]
         where = "yes" if isolation_ok else "NO"
         print(f"\n  acme's payment is stored in acme's account only: {where}")
         print(f"  secrets in the function's logs: {'none' if not leaks else ', '.join(leaks)}")
         print(f"  total {time.monotonic() - started:.1f} s")
-        if failed or not isolation_ok or leaks:
+        if failed or not isolation_ok or leaks or not queue_ok:
             print(f"\nDEMO FAILED: {len(failed)} step(s) wrong", file=sys.stderr)
             return 1
         print("\nAll steps gave the expected result.")
@@ -210,6 +217,39 @@ def run() -> int:
         env.stop_functions()
         hung_dynamodb.stop()
         moto.stop()
+
+
+def _queue_step(env: stack.Stack, url: str, payment_id: str) -> tuple[bool, str]:
+    """One SQS batch for payments.refunds.handler through the local event source mapping: two
+    refunds of acme's payment and one message for an unknown partner. Partial failure: the bad
+    message is reported and stays on the queue, the two good ones are done and deleted."""
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="refunds", Attributes={"VisibilityTimeout": "30"})
+    messages = [
+        {"partnerId": "acme", "id": payment_id, "amount": 100, "idempotencyKey": "queued-1"},
+        {"partnerId": "umbrella", "id": payment_id, "amount": 100, "idempotencyKey": "queued-2"},
+        {"partnerId": "acme", "id": payment_id, "amount": 200, "idempotencyKey": "queued-3"},
+    ]
+    sent = [
+        sqs.send_message(QueueUrl=queue["QueueUrl"], MessageBody=json.dumps(m))["MessageId"]
+        for m in messages
+    ]
+    refunds = env.function(handler="payments.refunds.handler", timeout_s=6.0)
+    mapping = SqsEventSource(
+        queue["QueueUrl"], [refunds], endpoint_url=url, batch_size=10, batching_window_s=1.0
+    )
+    stats = mapping.run(max_seconds=30, max_batches=1)
+    records = [json.loads(line[line.find('{"timestamp"'):]) for line in refunds.logs().splitlines()
+               if '{"timestamp"' in line and '"message":"record"' in line]
+    reported = [r["item_id"] for r in records if r["outcome"] != "ok"]
+    ok = (stats.batches, stats.messages_deleted) == (1, 2) and reported == [sent[1]]
+    ok = ok and stats.deleted_ids == {sent[0], sent[2]}
+    line = (
+        f"batch of {stats.messages_received} refund messages, 1 for an unknown partner: "
+        f"{len(reported)} reported in batchItemFailures (left on the queue), "
+        f"{stats.messages_deleted} refunded and deleted"
+    )
+    return ok, line
 
 
 def _check_accounts(env: stack.Stack, url: str, payment_id: str) -> bool:

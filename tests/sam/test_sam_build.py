@@ -302,11 +302,19 @@ def test_translation_adds_no_iam_and_keeps_conditions(translated: dict[str, Any]
     assert kinds == [
         "AWS::DynamoDB::Table",  # the optional partner registry, declared in the template
         "AWS::IAM::Role",
+        "AWS::Lambda::EventSourceMapping",  # RefundsFunction's SQS event
+        "AWS::Lambda::Function",
         "AWS::Lambda::Function",
         "AWS::Lambda::LayerVersion",
         "AWS::Lambda::LayerVersion",
         "AWS::Logs::LogGroup",
+        "AWS::Logs::LogGroup",
+        "AWS::SQS::Queue",
+        "AWS::SQS::Queue",
     ], "SAM generated resources the template does not declare"
+    (mapping,) = (r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping")
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["RefundsQueue", "Arn"]}
     layers = {
         resource["Condition"]: name
         for name, resource in resources.items()

@@ -1,7 +1,8 @@
 """The function's IAM role in template.yaml can do nothing with partner data itself:
 sts:AssumeRole on the configured partner role parameters (the registry's fixed role name is
-checked in test_template_registry.py), no DynamoDB but GetItem on the registry table, no
-SAM-generated policy; its partner environment and settings match the contract."""
+checked in test_template_registry.py), no DynamoDB but GetItem on the registry table, sqs on the
+refunds queue only, no SAM-generated policy; its partner environment and settings match the
+contract."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     # An explicit role: no SAM `Policies` (policy templates would add permissions).
     assert "Policies" not in function and "Role" in function
     assert function["Role"] == {"Fn::GetAtt": ["PaymentsFunctionRole", "Arn"]}
+    refunds = template["Resources"]["RefundsFunction"]["Properties"]
+    assert "Policies" not in refunds and refunds["Role"] == function["Role"]
     roles = resources_of_type(template, "AWS::IAM::Role")
     assert set(roles) == {"PaymentsFunctionRole"}
     assert not resources_of_type(
@@ -71,6 +74,16 @@ def test_function_can_only_assume_the_configured_partner_roles(template: dict[st
     by_sid = {statement["Sid"]: statement for statement in statements}
     assert len(by_sid) == len(statements)
     statement = by_sid["AssumeConfiguredPartnerRoles"]
+    # The refunds queue and nothing else: what Lambda's SQS poller needs, on that queue only.
+    consume = by_sid["ConsumeRefundsQueue"]
+    assert consume["Effect"] == "Allow"
+    assert sorted(as_list(consume["Action"])) == [
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]
+    assert consume["Resource"] == {"Fn::GetAtt": ["RefundsQueue", "Arn"]}
     assert statement["Effect"] == "Allow"
     assert as_list(statement["Action"]) == ["sts:AssumeRole"]
     assert "NotAction" not in statement and "NotResource" not in statement

@@ -34,3 +34,6 @@ def create_payment(data: dict[str, Any], db: PartnerDB, context: Any) -> Payment
 
 
 handler = with_partner_db(models=[Payment])(router)
+
+#: The same function for async invokes and Step Functions: failures are raised, typed.
+raising = with_partner_db(models=[Payment], errors="raise")(router)

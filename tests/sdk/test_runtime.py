@@ -28,21 +28,28 @@ def task_root(tmp_path: Path) -> Path:
     return root
 
 
+def sdk_function(
+    handler: str, env: dict[str, str], tmp_path: Path, **extra_env: str
+) -> LambdaFunction:
+    """`tests.sdk.app.<handler>` as Lambda runs it; partnerdb from outside the task root."""
+    function_env = {k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    return LambdaFunction(
+        f"tests.sdk.app.{handler}",
+        task_root(tmp_path),
+        env={**function_env, **extra_env},
+        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
+        function_name="payments",
+        timeout_s=10.0,
+    )
+
+
 @pytest.mark.parametrize("log_format", ["Text", "JSON"])
 def test_the_decorated_function_under_awslambdaric(
     env: dict[str, str], partners: Partners, tmp_path: Path, log_format: str
 ) -> None:
     """Lambda's text format prefixes the JSON line; its JSON format writes one flat object
     whose requestId is the runtime's own."""
-    function_env = {k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    with LambdaFunction(
-        "tests.sdk.app.handler",
-        task_root(tmp_path),
-        env={**function_env, "AWS_LAMBDA_LOG_FORMAT": log_format},
-        extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
-        function_name="payments",
-        timeout_s=10.0,
-    ) as function:
+    with sdk_function("handler", env, tmp_path, AWS_LAMBDA_LOG_FORMAT=log_format) as function:
         first = function.invoke(
             {"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}}
         )
@@ -77,4 +84,27 @@ def test_the_decorated_function_under_awslambdaric(
 
     # once each, through awslambdaric's root handler
     assert sum('"invocation"' in line for line in logs.splitlines()) == 3
+    assert [s for s in secrets() if s in logs] == []
+
+
+def test_errors_raise_is_a_lambda_error_with_the_typed_class_name(
+    env: dict[str, str], partners: Partners, tmp_path: Path
+) -> None:
+    with sdk_function("raising", env, tmp_path) as function:
+        unknown = function.invoke({"partnerId": "initech", "action": "getPayment"})
+        missing = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {}})
+        ok = function.invoke({"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}})
+        logs = function.logs()
+
+    assert unknown.is_error and unknown.error_type == "UnknownPartner"
+    assert unknown.error_message == "unknown partner"
+    assert missing.is_error and missing.error_type == "BadRequest"
+    assert not ok.is_error and ok.payload["data"]["id"] == "p-1"
+    # the log line of each failure was written before the error went back
+    invocations = [line for line in log_lines(logs) if line["message"] == "invocation"]
+    assert [line.get("errorType") for line in invocations] == [
+        "UnknownPartner",
+        "BadRequest",
+        None,
+    ]
     assert [s for s in secrets() if s in logs] == []
