@@ -5,7 +5,8 @@
 
 or, from the environment, `Partners.from_env()` with `PARTNERDB_REGISTRY_TABLE` (and optionally
 `PARTNERDB_REGISTRY_REGION`) or `PARTNERDB_REGISTRY_SSM_PATH`. Cache timings come from
-`PARTNERDB_REGISTRY_TTL`, `_NEGATIVE_TTL`, `_MAX_STALE`, `_CACHE_SIZE` and `_TIMEOUT`.
+`PARTNERDB_REGISTRY_TTL`, `_NEGATIVE_TTL`, `_MAX_STALE`, `_CACHE_SIZE`, `_TIMEOUT`,
+`_FAILURE_BACKOFF` and `_CIRCUIT_FAILURES`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "max_stale": (0, 7 * 86_400),
     "cache_size": (1, 1_000_000),
     "timeout": (0.05, 30),
+    "failure_backoff": (0, 3600),
+    "circuit_failures": (1, 1_000_000),
 }
 
 __all__ = [

@@ -8,6 +8,12 @@
   already cached, even past its TTL, for up to `max_stale` seconds beyond it, and tries the
   registry again no sooner than `negative_ttl` later. With nothing usable cached it raises
   `RegistryUnavailable`, never `UnknownPartner`.
+- Back-off, so an outage is not a read storm: after a failed read an id is not read again for
+  `failure_backoff` seconds (it answers `RegistryUnavailable`, or its stale entry, at once);
+  after `circuit_failures` failed reads in a row, whatever the ids, no id is read for
+  `failure_backoff` seconds, then one read probes the registry (success closes the circuit,
+  failure re-arms it). The failure memory is its own LRU of `cache_size` ids, so an outage
+  never evicts the entries that serve stale.
 - ExternalIds of cached entries are in the log redactor; they leave it when their entry is
   replaced, disabled or evicted, and `on_drop(partner_id)` is called so the partner's
   session (credentials and bound models) goes too.
@@ -20,11 +26,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from partnerdb.config import PartnerConfig
 from partnerdb.constants import (
     REGISTRY_CACHE_SIZE,
+    REGISTRY_CIRCUIT_FAILURES,
+    REGISTRY_FAILURE_BACKOFF,
     REGISTRY_MAX_STALE,
     REGISTRY_NEGATIVE_TTL,
     REGISTRY_TIMEOUT,
@@ -39,6 +47,7 @@ from partnerdb.errors import (
 )
 from partnerdb.redact import REDACTOR
 from partnerdb.registry_store import Registry, RegistryRecord
+from partnerdb.stats import Counters
 
 log = logging.getLogger("partnerdb.registry")
 
@@ -55,20 +64,25 @@ class RegistrySettings:
     max_stale: float = REGISTRY_MAX_STALE
     cache_size: int = REGISTRY_CACHE_SIZE
     timeout: float = REGISTRY_TIMEOUT
+    failure_backoff: float = REGISTRY_FAILURE_BACKOFF
+    circuit_failures: int = REGISTRY_CIRCUIT_FAILURES
 
 
 @dataclass
-class RegistryStats:
-    """Counters for tests, metrics and the benchmark."""
+class RegistryStats(Counters):
+    """Counters for tests, metrics and the benchmark; `snapshot()` reads them at one instant.
+
+    `backed_off` counts lookups answered without a read because of a back-off (per id or
+    registry-wide); `circuit_opened` how often failures in a row stopped all reads.
+    """
 
     reads: int = 0
     hits: int = 0
     stale_served: int = 0
     failures: int = 0
     evictions: int = 0
-
-    def snapshot(self) -> dict[str, int]:
-        return asdict(self)
+    backed_off: int = 0
+    circuit_opened: int = 0
 
 
 class _Entry:
@@ -124,6 +138,9 @@ class RegistryCache:
         self._on_drop = on_drop
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
+        self._retry_at: OrderedDict[str, float] = OrderedDict()  # id -> no read before then
+        self._failed_in_a_row = 0
+        self._circuit_until = 0.0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -140,7 +157,7 @@ class RegistryCache:
             entry = self._entries.get(partner_id)
             if entry is not None and now < entry.expires_at:
                 self._entries.move_to_end(partner_id)
-                self.stats.hits += 1
+                self.stats.increment(hits=1)
                 return entry.result(partner_id, self._where)
             flight = self._flights.get(partner_id)
             leader = flight is None
@@ -185,14 +202,11 @@ class RegistryCache:
     ) -> _Entry:
         s = self.settings
         try:
-            record = self._read(partner_id, deadline)
+            record = self._read(partner_id, now, deadline)
         except (RegistryUnavailable, DeadlineExceeded) as err:
-            with self._lock:
-                self.stats.failures += 1
             if old is not None and old.config is not None and now < old.stale_until:
                 old.expires_at = min(now + s.negative_ttl, old.stale_until)
-                with self._lock:
-                    self.stats.stale_served += 1
+                self.stats.increment(stale_served=1)
                 log.warning(
                     "partner registry %s failed for %r (%s); serving its cached entry",
                     self.registry.describe(), partner_id, type(err).__name__,
@@ -213,25 +227,83 @@ class RegistryCache:
         self._store(partner_id, entry, old)
         return entry
 
-    def _read(self, partner_id: str, deadline: Deadline | None) -> RegistryRecord | None:
-        """One registry read under min(invocation deadline, now + timeout)."""
+    def _read(
+        self, partner_id: str, now: float, deadline: Deadline | None
+    ) -> RegistryRecord | None:
+        """One registry read under min(invocation deadline, now + timeout), unless backing off."""
         outer = deadline or current_deadline() or Deadline.never()
         outer.check("partner registry lookup")
         self.registry.ready()
         limit = Deadline(min(outer.expires_at, time.monotonic() + self.settings.timeout))
-        with self._lock:
-            self.stats.reads += 1
+        self._admit(partner_id, now)
         token = limit.activate()
         try:
-            return self.registry.read(partner_id)
+            record = self.registry.read(partner_id)
         except DeadlineExceeded:
             if outer.expired:
                 raise
+            self._failed(partner_id)
             raise RegistryUnavailable(
                 partner_id, f"registry gave no answer within {self.settings.timeout:g} s"
             ) from None
+        except RegistryUnavailable:
+            self._failed(partner_id)
+            raise
+        except RegistryEntryInvalid:
+            self._answered(partner_id)
+            raise
         finally:
             reset_deadline(token)
+        self._answered(partner_id)
+        return record
+
+    def _admit(self, partner_id: str, now: float) -> None:
+        """Count a read about to start, or raise `RegistryUnavailable` while backing off.
+
+        When the registry-wide back-off is over, the read admitted here is the probe: the
+        back-off is re-armed first so that concurrent lookups of other ids do not read too.
+        """
+        s = self.settings
+        with self._lock:
+            retry_at = self._retry_at.get(partner_id, 0.0)
+            circuit_open = self._failed_in_a_row >= s.circuit_failures
+            if now < retry_at or (circuit_open and now < self._circuit_until):
+                wait = max(retry_at, self._circuit_until if circuit_open else 0.0) - now
+                self.stats.increment(backed_off=1)
+                raise RegistryUnavailable(
+                    partner_id,
+                    f"registry reads are failing, next try in {wait:.3g} s (back-off)",
+                )
+            if circuit_open:
+                self._circuit_until = now + s.failure_backoff
+            self.stats.increment(reads=1)
+
+    def _failed(self, partner_id: str) -> None:
+        """Remember a failed read: the id backs off, and the circuit opens after enough."""
+        s = self.settings
+        now = self._clock()
+        with self._lock:
+            self.stats.increment(failures=1)
+            self._retry_at[partner_id] = now + s.failure_backoff
+            self._retry_at.move_to_end(partner_id)
+            while len(self._retry_at) > s.cache_size:
+                self._retry_at.popitem(last=False)
+            self._failed_in_a_row += 1
+            if self._failed_in_a_row >= s.circuit_failures:
+                if self._failed_in_a_row == s.circuit_failures:
+                    self.stats.increment(circuit_opened=1)
+                    log.warning(
+                        "partner registry %s: %d reads failed in a row; no reads for %g s",
+                        self._where, self._failed_in_a_row, s.failure_backoff,
+                    )
+                self._circuit_until = now + s.failure_backoff
+
+    def _answered(self, partner_id: str) -> None:
+        """The registry answered: the id and the circuit stop backing off."""
+        with self._lock:
+            self._retry_at.pop(partner_id, None)
+            self._failed_in_a_row = 0
+            self._circuit_until = 0.0
 
     def _store(self, partner_id: str, entry: _Entry, old: _Entry | None) -> None:
         evicted: list[tuple[str, _Entry]] = []
@@ -241,7 +313,7 @@ class RegistryCache:
             self._entries.move_to_end(partner_id)
             while len(self._entries) > self.settings.cache_size:
                 evicted.append(self._entries.popitem(last=False))
-                self.stats.evictions += 1
+                self.stats.increment(evictions=1)
         if entry.config is not None:
             REDACTOR.add(entry.config.external_id)
         if current is not entry:
