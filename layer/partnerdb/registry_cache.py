@@ -70,7 +70,8 @@ class RegistrySettings:
 
 @dataclass
 class RegistryStats(Counters):
-    """Counters for tests, metrics and the benchmark; `snapshot()` reads them at one instant.
+    """Counters for tests, metrics and the benchmark; `snapshot()` reads them at one instant
+    (a `RegistryCache` shares its lock with them and updates them under it).
 
     `backed_off` counts lookups answered without a read because of a back-off (per id or
     registry-wide); `circuit_opened` how often failures in a row stopped all reads.
@@ -133,7 +134,8 @@ class RegistryCache:
         self.registry = registry
         self._where = registry.describe()
         self.settings = settings or RegistrySettings()
-        self.stats = RegistryStats()
+        self._lock = threading.Lock()
+        self.stats = RegistryStats(lock=self._lock)  # updated below under self._lock
         self._clock = clock
         self._on_drop = on_drop
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -141,7 +143,6 @@ class RegistryCache:
         self._retry_at: OrderedDict[str, float] = OrderedDict()  # id -> no read before then
         self._failed_in_a_row = 0
         self._circuit_until = 0.0
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -157,7 +158,7 @@ class RegistryCache:
             entry = self._entries.get(partner_id)
             if entry is not None and now < entry.expires_at:
                 self._entries.move_to_end(partner_id)
-                self.stats.increment(hits=1)
+                self.stats.hits += 1
                 return entry.result(partner_id, self._where)
             flight = self._flights.get(partner_id)
             leader = flight is None
@@ -206,7 +207,8 @@ class RegistryCache:
         except (RegistryUnavailable, DeadlineExceeded) as err:
             if old is not None and old.config is not None and now < old.stale_until:
                 old.expires_at = min(now + s.negative_ttl, old.stale_until)
-                self.stats.increment(stale_served=1)
+                with self._lock:
+                    self.stats.stale_served += 1
                 log.warning(
                     "partner registry %s failed for %r (%s); serving its cached entry",
                     self.registry.describe(), partner_id, type(err).__name__,
@@ -269,34 +271,36 @@ class RegistryCache:
             circuit_open = self._failed_in_a_row >= s.circuit_failures
             if now < retry_at or (circuit_open and now < self._circuit_until):
                 wait = max(retry_at, self._circuit_until if circuit_open else 0.0) - now
-                self.stats.increment(backed_off=1)
+                self.stats.backed_off += 1
                 raise RegistryUnavailable(
                     partner_id,
                     f"registry reads are failing, next try in {wait:.3g} s (back-off)",
                 )
             if circuit_open:
                 self._circuit_until = now + s.failure_backoff
-            self.stats.increment(reads=1)
+            self.stats.reads += 1
 
     def _failed(self, partner_id: str) -> None:
         """Remember a failed read: the id backs off, and the circuit opens after enough."""
         s = self.settings
         now = self._clock()
         with self._lock:
-            self.stats.increment(failures=1)
+            self.stats.failures += 1
             self._retry_at[partner_id] = now + s.failure_backoff
             self._retry_at.move_to_end(partner_id)
             while len(self._retry_at) > s.cache_size:
                 self._retry_at.popitem(last=False)
             self._failed_in_a_row += 1
+            opened = self._failed_in_a_row == s.circuit_failures
             if self._failed_in_a_row >= s.circuit_failures:
-                if self._failed_in_a_row == s.circuit_failures:
-                    self.stats.increment(circuit_opened=1)
-                    log.warning(
-                        "partner registry %s: %d reads failed in a row; no reads for %g s",
-                        self._where, self._failed_in_a_row, s.failure_backoff,
-                    )
                 self._circuit_until = now + s.failure_backoff
+            if opened:
+                self.stats.circuit_opened += 1
+        if opened:
+            log.warning(
+                "partner registry %s: %d reads failed in a row; no reads for %g s",
+                self._where, s.circuit_failures, s.failure_backoff,
+            )
 
     def _answered(self, partner_id: str) -> None:
         """The registry answered: the id and the circuit stop backing off."""
@@ -313,7 +317,7 @@ class RegistryCache:
             self._entries.move_to_end(partner_id)
             while len(self._entries) > self.settings.cache_size:
                 evicted.append(self._entries.popitem(last=False))
-                self.stats.increment(evictions=1)
+                self.stats.evictions += 1
         if entry.config is not None:
             REDACTOR.add(entry.config.external_id)
         if current is not entry:

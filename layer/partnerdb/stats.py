@@ -3,8 +3,8 @@
 `CacheStats` (and the registry's `RegistryStats`, both `Counters`) are shared by every thread
 of the process, so each update and `snapshot()` take the object's one lock. The STS calls of
 *one* invocation cannot be read off the process-wide counter (a parallel invocation would add
-its own): each `PartnerDB` scope carries an `StsCounter` in a
-context variable, and every AssumeRole counts into both (`count_sts_call`).
+its own): each `PartnerDB` scope carries an `StsCounter` in a context variable, and every
+AssumeRole counts into both (`count_sts_call`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _counter_names(kind: type) -> tuple[str, ...]:
     """The counter fields of a `Counters` class, in declaration order (computed once)."""
     names = _NAMES.get(kind)
     if names is None:
-        names = _NAMES[kind] = tuple(f.name for f in fields(kind) if f.init)
+        names = _NAMES[kind] = tuple(f.name for f in fields(kind) if f.name != "lock")
     return names
 
 
@@ -28,25 +28,28 @@ def _counter_names(kind: type) -> tuple[str, ...]:
 class Counters:
     """Integer counters shared by threads: every update and `snapshot()` hold one lock.
 
-    Subclasses declare their counters as `int` dataclass fields defaulting to 0.
+    Subclasses declare their counters as `int` dataclass fields defaulting to 0. An owner that
+    already updates them under a lock of its own passes it as `lock` (and then updates the
+    fields directly under it, never through `increment`, which would wait for that lock).
     """
 
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False, compare=False
+    lock: threading.Lock = field(
+        default_factory=threading.Lock, repr=False, compare=False, kw_only=True
     )
 
     def increment(self, **counts: int) -> None:
         """Add to the named counters together, under the lock."""
-        unknown = counts.keys() - _counter_names(type(self))
-        if unknown:
-            raise TypeError(f"unknown counters: {', '.join(sorted(unknown))}")
-        with self._lock:
+        names = _counter_names(type(self))
+        for name in counts:
+            if name not in names:
+                raise TypeError(f"unknown counter: {name}")
+        with self.lock:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
 
     def snapshot(self) -> dict[str, int]:
         """Every counter, read at one instant (under the lock)."""
-        with self._lock:
+        with self.lock:
             return {name: getattr(self, name) for name in _counter_names(type(self))}
 
 
@@ -69,14 +72,13 @@ class CacheStats(Counters):
         partners_bound: int = 0,
         evictions: int = 0,
     ) -> None:
-        """Add to the counters, under the lock."""
-        self.increment(
-            sts_calls=sts_calls,
-            refreshes=refreshes,
-            cache_hits=cache_hits,
-            partners_bound=partners_bound,
-            evictions=evictions,
-        )
+        """Add to the counters, under the lock (field by field: this is on the warm path)."""
+        with self.lock:
+            self.sts_calls += sts_calls
+            self.refreshes += refreshes
+            self.cache_hits += cache_hits
+            self.partners_bound += partners_bound
+            self.evictions += evictions
 
 
 class StsCounter:
