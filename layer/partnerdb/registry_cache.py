@@ -35,11 +35,13 @@ from partnerdb.constants import (
     REGISTRY_FAILURE_BACKOFF,
     REGISTRY_MAX_STALE,
     REGISTRY_NEGATIVE_TTL,
+    REGISTRY_SETTINGS_PREFIX,
     REGISTRY_TIMEOUT,
     REGISTRY_TTL,
 )
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
+    ConfigError,
     DeadlineExceeded,
     RegistryEntryInvalid,
     RegistryUnavailable,
@@ -55,9 +57,25 @@ log = logging.getLogger("partnerdb.registry")
 SecondsClock = Callable[[], float]
 
 
+#: Bounds of each `RegistrySettings` field: (low, high), inclusive.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "ttl": (1, 86_400),
+    "negative_ttl": (1, 86_400),
+    "max_stale": (0, 7 * 86_400),
+    "cache_size": (1, 1_000_000),
+    "timeout": (0.05, 30),
+    "failure_backoff": (0, 3600),
+    "circuit_failures": (1, 1_000_000),
+}
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
-    """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable."""
+    """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable.
+
+    Out-of-bounds values raise `ConfigError` naming that variable, whether they came from the
+    environment or from code.
+    """
 
     ttl: float = REGISTRY_TTL
     negative_ttl: float = REGISTRY_NEGATIVE_TTL
@@ -66,6 +84,13 @@ class RegistrySettings:
     timeout: float = REGISTRY_TIMEOUT
     failure_backoff: float = REGISTRY_FAILURE_BACKOFF
     circuit_failures: int = REGISTRY_CIRCUIT_FAILURES
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _BOUNDS.items():
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(
+                    f"{REGISTRY_SETTINGS_PREFIX}{name.upper()}", f"must be in [{low:g}, {high:g}]"
+                )
 
 
 @dataclass

@@ -280,6 +280,8 @@ def test_from_env_rejects_both_registries_and_bad_settings(
     assert partners.registry.settings.failure_backoff == 2.5
     assert partners.registry.settings.circuit_failures == 12
     assert registry_settings_from_env(failure_backoff=0).failure_backoff == 0  # argument wins
+    with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_CIRCUIT_FAILURES"):
+        RegistrySettings(circuit_failures=0)  # settings built in code are checked too
     monkeypatch.setenv("PARTNERDB_REGISTRY_TABLE", "x")
     with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_TABLE"):
         Partners.from_env()
