@@ -50,6 +50,8 @@ REGISTRY_NEGATIVE_TTL = 60.0  # seconds an unknown or disabled id is remembered
 REGISTRY_MAX_STALE = 3600.0  # seconds past its TTL an entry serves while the registry fails
 REGISTRY_CACHE_SIZE = 2048  # entries, known and unknown ids together
 REGISTRY_TIMEOUT = 1.0  # seconds one registry read may take (never past the deadline)
+REGISTRY_FAILURE_BACKOFF = 5.0  # seconds a failed id (or every id, below) is not read again
+REGISTRY_CIRCUIT_FAILURES = 5  # failed reads in a row, any ids, that stop all reads for a back-off
 
 #: `Deadline.from_context(buffer_ms=...)`: stop starting work this long before Lambda's deadline.
 DEADLINE_BUFFER_MS = 1000

@@ -5,7 +5,8 @@
 
 or, from the environment, `Partners.from_env()` with `PARTNERDB_REGISTRY_TABLE` (and optionally
 `PARTNERDB_REGISTRY_REGION`) or `PARTNERDB_REGISTRY_SSM_PATH`. Cache timings come from
-`PARTNERDB_REGISTRY_TTL`, `_NEGATIVE_TTL`, `_MAX_STALE`, `_CACHE_SIZE` and `_TIMEOUT`.
+`PARTNERDB_REGISTRY_TTL`, `_NEGATIVE_TTL`, `_MAX_STALE`, `_CACHE_SIZE`, `_TIMEOUT`,
+`_FAILURE_BACKOFF` and `_CIRCUIT_FAILURES`.
 """
 
 from __future__ import annotations
@@ -34,15 +35,6 @@ from partnerdb.registry_store import (
     parse_entry,
 )
 
-#: Bounds of each `RegistrySettings` field: (low, high), inclusive.
-_BOUNDS: dict[str, tuple[float, float]] = {
-    "ttl": (1, 86_400),
-    "negative_ttl": (1, 86_400),
-    "max_stale": (0, 7 * 86_400),
-    "cache_size": (1, 1_000_000),
-    "timeout": (0.05, 30),
-}
-
 __all__ = [
     "ACTIVE",
     "DISABLED",
@@ -63,7 +55,8 @@ __all__ = [
 def registry_settings_from_env(
     environ: Mapping[str, str] | None = None, **overrides: Any
 ) -> RegistrySettings:
-    """Defaults, then `PARTNERDB_REGISTRY_<FIELD>` variables, then `overrides` (which win)."""
+    """Defaults, then `PARTNERDB_REGISTRY_<FIELD>` variables, then `overrides` (which win);
+    `RegistrySettings` checks the bounds."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields(RegistrySettings):
@@ -76,13 +69,9 @@ def registry_settings_from_env(
                 continue
         kind = type(getattr(RegistrySettings, f.name))
         try:
-            value = kind(str(raw).strip()) if isinstance(raw, str) else kind(raw)
+            values[f.name] = kind(str(raw).strip()) if isinstance(raw, str) else kind(raw)
         except ValueError:
             raise ConfigError(source, f"{raw!r} is not a valid {kind.__name__}") from None
-        low, high = _BOUNDS[f.name]
-        if not low <= value <= high:
-            raise ConfigError(source, f"must be in [{low:g}, {high:g}]")
-        values[f.name] = value
     return RegistrySettings(**values)
 
 

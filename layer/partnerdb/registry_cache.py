@@ -8,6 +8,12 @@
   already cached, even past its TTL, for up to `max_stale` seconds beyond it, and tries the
   registry again no sooner than `negative_ttl` later. With nothing usable cached it raises
   `RegistryUnavailable`, never `UnknownPartner`.
+- Back-off, so an outage is not a read storm: after a failed read an id is not read again for
+  `failure_backoff` seconds (it answers `RegistryUnavailable`, or its stale entry, at once);
+  after `circuit_failures` failed reads in a row, whatever the ids, no id is read for
+  `failure_backoff` seconds, then one read probes the registry (success closes the circuit,
+  failure re-arms it). The failure memory is its own LRU of `cache_size` ids, so an outage
+  never evicts the entries that serve stale.
 - ExternalIds of cached entries are in the log redactor; they leave it when their entry is
   replaced, disabled or evicted, and `on_drop(partner_id)` is called so the partner's
   session (credentials and bound models) goes too.
@@ -20,18 +26,22 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from partnerdb.config import PartnerConfig
 from partnerdb.constants import (
     REGISTRY_CACHE_SIZE,
+    REGISTRY_CIRCUIT_FAILURES,
+    REGISTRY_FAILURE_BACKOFF,
     REGISTRY_MAX_STALE,
     REGISTRY_NEGATIVE_TTL,
+    REGISTRY_SETTINGS_PREFIX,
     REGISTRY_TIMEOUT,
     REGISTRY_TTL,
 )
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
+    ConfigError,
     DeadlineExceeded,
     RegistryEntryInvalid,
     RegistryUnavailable,
@@ -39,6 +49,7 @@ from partnerdb.errors import (
 )
 from partnerdb.redact import REDACTOR
 from partnerdb.registry_store import Registry, RegistryRecord
+from partnerdb.stats import Counters
 
 log = logging.getLogger("partnerdb.registry")
 
@@ -46,29 +57,58 @@ log = logging.getLogger("partnerdb.registry")
 SecondsClock = Callable[[], float]
 
 
+#: Bounds of each `RegistrySettings` field: (low, high), inclusive.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "ttl": (1, 86_400),
+    "negative_ttl": (1, 86_400),
+    "max_stale": (0, 7 * 86_400),
+    "cache_size": (1, 1_000_000),
+    "timeout": (0.05, 30),
+    "failure_backoff": (0, 3600),
+    "circuit_failures": (1, 1_000_000),
+}
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
-    """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable."""
+    """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable.
+
+    Out-of-bounds values raise `ConfigError` naming that variable, whether they came from the
+    environment or from code.
+    """
 
     ttl: float = REGISTRY_TTL
     negative_ttl: float = REGISTRY_NEGATIVE_TTL
     max_stale: float = REGISTRY_MAX_STALE
     cache_size: int = REGISTRY_CACHE_SIZE
     timeout: float = REGISTRY_TIMEOUT
+    failure_backoff: float = REGISTRY_FAILURE_BACKOFF
+    circuit_failures: int = REGISTRY_CIRCUIT_FAILURES
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _BOUNDS.items():
+            if not low <= getattr(self, name) <= high:
+                raise ConfigError(
+                    f"{REGISTRY_SETTINGS_PREFIX}{name.upper()}", f"must be in [{low:g}, {high:g}]"
+                )
 
 
 @dataclass
-class RegistryStats:
-    """Counters for tests, metrics and the benchmark."""
+class RegistryStats(Counters):
+    """Counters for tests, metrics and the benchmark; `snapshot()` reads them at one instant
+    (a `RegistryCache` shares its lock with them and updates them under it).
+
+    `backed_off` counts lookups answered without a read because of a back-off (per id or
+    registry-wide); `circuit_opened` how often failures in a row stopped all reads.
+    """
 
     reads: int = 0
     hits: int = 0
     stale_served: int = 0
     failures: int = 0
     evictions: int = 0
-
-    def snapshot(self) -> dict[str, int]:
-        return asdict(self)
+    backed_off: int = 0
+    circuit_opened: int = 0
 
 
 class _Entry:
@@ -119,12 +159,15 @@ class RegistryCache:
         self.registry = registry
         self._where = registry.describe()
         self.settings = settings or RegistrySettings()
-        self.stats = RegistryStats()
+        self._lock = threading.Lock()
+        self.stats = RegistryStats(lock=self._lock)  # updated below under self._lock
         self._clock = clock
         self._on_drop = on_drop
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._flights: dict[str, _Flight] = {}
-        self._lock = threading.Lock()
+        self._retry_at: OrderedDict[str, float] = OrderedDict()  # id -> no read before then
+        self._failed_in_a_row = 0
+        self._circuit_until = 0.0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -185,10 +228,8 @@ class RegistryCache:
     ) -> _Entry:
         s = self.settings
         try:
-            record = self._read(partner_id, deadline)
+            record = self._read(partner_id, now, deadline)
         except (RegistryUnavailable, DeadlineExceeded) as err:
-            with self._lock:
-                self.stats.failures += 1
             if old is not None and old.config is not None and now < old.stale_until:
                 old.expires_at = min(now + s.negative_ttl, old.stale_until)
                 with self._lock:
@@ -213,25 +254,85 @@ class RegistryCache:
         self._store(partner_id, entry, old)
         return entry
 
-    def _read(self, partner_id: str, deadline: Deadline | None) -> RegistryRecord | None:
-        """One registry read under min(invocation deadline, now + timeout)."""
+    def _read(
+        self, partner_id: str, now: float, deadline: Deadline | None
+    ) -> RegistryRecord | None:
+        """One registry read under min(invocation deadline, now + timeout), unless backing off."""
         outer = deadline or current_deadline() or Deadline.never()
         outer.check("partner registry lookup")
         self.registry.ready()
         limit = Deadline(min(outer.expires_at, time.monotonic() + self.settings.timeout))
-        with self._lock:
-            self.stats.reads += 1
+        self._admit(partner_id, now)
         token = limit.activate()
         try:
-            return self.registry.read(partner_id)
+            record = self.registry.read(partner_id)
         except DeadlineExceeded:
             if outer.expired:
                 raise
+            self._failed(partner_id)
             raise RegistryUnavailable(
                 partner_id, f"registry gave no answer within {self.settings.timeout:g} s"
             ) from None
+        except RegistryUnavailable:
+            self._failed(partner_id)
+            raise
+        except RegistryEntryInvalid:
+            self._answered(partner_id)
+            raise
         finally:
             reset_deadline(token)
+        self._answered(partner_id)
+        return record
+
+    def _admit(self, partner_id: str, now: float) -> None:
+        """Count a read about to start, or raise `RegistryUnavailable` while backing off.
+
+        When the registry-wide back-off is over, the read admitted here is the probe: the
+        back-off is re-armed first so that concurrent lookups of other ids do not read too.
+        """
+        s = self.settings
+        with self._lock:
+            retry_at = self._retry_at.get(partner_id, 0.0)
+            circuit_open = self._failed_in_a_row >= s.circuit_failures
+            if now < retry_at or (circuit_open and now < self._circuit_until):
+                wait = max(retry_at, self._circuit_until if circuit_open else 0.0) - now
+                self.stats.backed_off += 1
+                raise RegistryUnavailable(
+                    partner_id,
+                    f"registry reads are failing, next try in {wait:.3g} s (back-off)",
+                )
+            if circuit_open:
+                self._circuit_until = now + s.failure_backoff
+            self.stats.reads += 1
+
+    def _failed(self, partner_id: str) -> None:
+        """Remember a failed read: the id backs off, and the circuit opens after enough."""
+        s = self.settings
+        now = self._clock()
+        with self._lock:
+            self.stats.failures += 1
+            self._retry_at[partner_id] = now + s.failure_backoff
+            self._retry_at.move_to_end(partner_id)
+            while len(self._retry_at) > s.cache_size:
+                self._retry_at.popitem(last=False)
+            self._failed_in_a_row += 1
+            opened = self._failed_in_a_row == s.circuit_failures
+            if self._failed_in_a_row >= s.circuit_failures:
+                self._circuit_until = now + s.failure_backoff
+            if opened:
+                self.stats.circuit_opened += 1
+        if opened:
+            log.warning(
+                "partner registry %s: %d reads failed in a row; no reads for %g s",
+                self._where, s.circuit_failures, s.failure_backoff,
+            )
+
+    def _answered(self, partner_id: str) -> None:
+        """The registry answered: the id and the circuit stop backing off."""
+        with self._lock:
+            self._retry_at.pop(partner_id, None)
+            self._failed_in_a_row = 0
+            self._circuit_until = 0.0
 
     def _store(self, partner_id: str, entry: _Entry, old: _Entry | None) -> None:
         evicted: list[tuple[str, _Entry]] = []

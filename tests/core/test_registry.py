@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
+import threading
 import uuid
 
 import pytest
@@ -30,10 +32,12 @@ from partnerdb import (
     Partners,
     RegistryEntryInvalid,
     RegistrySettings,
+    RegistryStats,
     SsmRegistry,
     UnknownPartner,
     redact_secrets,
 )
+from partnerdb.registry import registry_settings_from_env
 from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
 from tests.support import FakeClock, FakeContext
@@ -290,6 +294,22 @@ def test_from_env_rejects_both_registries_and_bad_settings(
     with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_NEGATIVE_TTL"):
         Partners.from_env()
     monkeypatch.delenv("PARTNERDB_REGISTRY_NEGATIVE_TTL")
+    for bad in ("-1", "later", "3601"):
+        monkeypatch.setenv("PARTNERDB_REGISTRY_FAILURE_BACKOFF", bad)
+        with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_FAILURE_BACKOFF"):
+            Partners.from_env()
+    monkeypatch.setenv("PARTNERDB_REGISTRY_FAILURE_BACKOFF", "2.5")
+    monkeypatch.setenv("PARTNERDB_REGISTRY_CIRCUIT_FAILURES", "0")
+    with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_CIRCUIT_FAILURES"):
+        Partners.from_env()
+    monkeypatch.setenv("PARTNERDB_REGISTRY_CIRCUIT_FAILURES", "12")
+    partners = Partners.from_env()
+    assert partners.registry is not None
+    assert partners.registry.settings.failure_backoff == 2.5
+    assert partners.registry.settings.circuit_failures == 12
+    assert registry_settings_from_env(failure_backoff=0).failure_backoff == 0  # argument wins
+    with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_CIRCUIT_FAILURES"):
+        RegistrySettings(circuit_failures=0)  # settings built in code are checked too
     monkeypatch.setenv("PARTNERDB_REGISTRY_TABLE", "x")
     with pytest.raises(ConfigError, match="PARTNERDB_REGISTRY_TABLE"):
         Partners.from_env()
@@ -378,3 +398,35 @@ def test_sdk_answers_502_for_a_malformed_entry_and_403_for_a_disabled_one(
     put_table_entry(moto.url, entry_of(INITECH, status="disabled"))
     clock.advance(seconds=301)
     assert handler(event, FakeContext())["status"] == 403
+
+
+def test_registry_stats_snapshot_is_taken_under_the_update_lock() -> None:
+    """Two counters bumped in one update never differ in a snapshot, even with the thread
+    switch interval made tiny so a snapshot read field by field would be torn."""
+    stats = RegistryStats()
+    updates = 50_000
+    done = threading.Event()
+
+    def bump() -> None:
+        for _ in range(updates):
+            stats.increment(reads=1, failures=1)
+        done.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    torn = 0
+    try:
+        writer = threading.Thread(target=bump)
+        writer.start()
+        for _ in range(50 * updates):  # bounded; reads for as long as the writer writes
+            snap = stats.snapshot()
+            torn += snap["reads"] != snap["failures"]
+            if done.is_set():
+                break
+        writer.join(timeout=30)
+    finally:
+        sys.setswitchinterval(interval)
+    assert torn == 0
+    assert stats.snapshot()["reads"] == stats.snapshot()["failures"] == updates
+    with pytest.raises(TypeError, match="bogus"):
+        stats.increment(bogus=1)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from emulators.fault_server import FaultServer, Reply, forward_to
+from emulators.fault_server import FaultServer, Reply, dynamodb_throttle, forward_to
 from emulators.moto_server import MotoServer
 from handler_sdk import with_partner_db
 from local.registry_seed import REGISTRY_TABLE, create_registry_table, entry_of, put_table_entry
@@ -69,6 +69,8 @@ class RegistryFaults:
             return 400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(
                 payload
             ).encode()
+        if self.mode == "throttle":
+            return dynamodb_throttle(path, headers, body)
         return self._forward(path, headers, body)
 
 
@@ -150,6 +152,9 @@ def test_sdk_answers_503_for_an_unreachable_registry(
     assert response["success"] is False and response["status"] == 503
     faults.mode = "forward"
     response = handler({"partnerId": "reg1", "action": "x", "data": {}}, Context())
+    assert response["status"] == 503  # the failed id backs off: no read yet
+    clock.advance(seconds=6)
+    response = handler({"partnerId": "reg1", "action": "x", "data": {}}, Context())
     assert response == {"success": True, "status": 200, "data": "served"}
 
 
@@ -210,3 +215,95 @@ def test_isolation_under_threads_with_registry_partners(
         assert len(items) == per_partner
         assert {i["owner"]["S"] for i in items} == {partner.partner_id}
     assert faults.registry_reads == len(REGISTRY_PARTNERS)
+
+
+@pytest.mark.parametrize("mode", ["hang", "refuse", "throttle"])
+def test_a_failed_id_backs_off_instead_of_reading_on_every_call(
+    faults: RegistryFaults, clock: FakeClock, mode: str
+) -> None:
+    faults.mode = mode
+    partners = make_partners(clock, timeout=0.5, failure_backoff=5)
+    cache = partners.registry
+    assert cache is not None
+    with pytest.raises(RegistryUnavailable):
+        partners.db("reg1", deadline=Deadline.after(10))
+    first = faults.registry_reads
+    assert first >= 1 and cache.stats.reads == 1
+    for _ in range(5):  # within the back-off: answered at once, no read
+        with pytest.raises(RegistryUnavailable, match="back-off") as caught:
+            partners.db("reg1", deadline=Deadline.after(10))
+        assert not isinstance(caught.value, UnknownPartner)
+    assert faults.registry_reads == first and cache.stats.backed_off == 5
+    clock.advance(seconds=5.1)  # back-off over: one read again, still failing
+    with pytest.raises(RegistryUnavailable):
+        partners.db("reg1", deadline=Deadline.after(10))
+    with pytest.raises(RegistryUnavailable, match="back-off"):
+        partners.db("reg1", deadline=Deadline.after(10))
+    second = faults.registry_reads  # botocore may retry a throttled read within it
+    assert cache.stats.reads == 2 and second > first
+    faults.mode = "forward"
+    clock.advance(seconds=5.1)
+    assert partners.db("reg1", deadline=Deadline.after(10)).partner_id == "reg1"
+    assert cache.stats.reads == 3 and faults.registry_reads == second + 1
+
+
+@pytest.mark.parametrize("mode", ["hang", "refuse"])
+def test_an_outage_opens_a_registry_wide_circuit_for_uncached_ids(
+    faults: RegistryFaults, clock: FakeClock, mode: str
+) -> None:
+    partners = make_partners(clock, timeout=0.5, failure_backoff=5, circuit_failures=3)
+    cache = partners.registry
+    assert cache is not None
+    partners.db("reg0")  # cached before the outage
+    faults.mode = mode
+    clock.advance(seconds=301)  # reg0 past its TTL, still within max_stale
+    reads = faults.registry_reads
+    for n in range(100):
+        with pytest.raises(RegistryUnavailable):
+            partners.db(f"outage{n}", deadline=Deadline.after(10))
+    assert faults.registry_reads - reads == 3  # three failed reads open the circuit
+    assert cache.stats.backed_off == 97 and cache.stats.circuit_opened == 1
+    assert partners.db("reg0").partner_id == "reg0"  # stale-if-error, without a read
+    assert faults.registry_reads - reads == 3 and cache.stats.stale_served == 1
+    clock.advance(seconds=5.1)  # one probe read, still failing: the circuit stays open
+    for n in range(10):
+        with pytest.raises(RegistryUnavailable):
+            partners.db(f"later{n}", deadline=Deadline.after(10))
+    assert faults.registry_reads - reads == 4
+    faults.mode = "forward"
+    clock.advance(seconds=5.1)  # the probe succeeds (an unknown id) and closes the circuit
+    with pytest.raises(UnknownPartner):
+        partners.db("later0", deadline=Deadline.after(10))
+    assert partners.db("reg1", deadline=Deadline.after(10)).partner_id == "reg1"
+    assert faults.registry_reads - reads == 6
+
+
+def test_a_zero_failure_backoff_reads_on_every_call(
+    faults: RegistryFaults, clock: FakeClock
+) -> None:
+    faults.mode = "refuse"
+    partners = make_partners(clock, failure_backoff=0)
+    for _ in range(8):
+        with pytest.raises(RegistryUnavailable):
+            partners.db("reg1", deadline=Deadline.after(10))
+    assert faults.registry_reads == 8
+
+
+def test_the_failure_memory_is_bounded_by_the_cache_size(
+    faults: RegistryFaults, clock: FakeClock
+) -> None:
+    """Only the `cache_size` most recent failed ids are remembered: an older one is read
+    again within its back-off, a recent one is not (counted at the fault server)."""
+    faults.mode = "refuse"
+    partners = make_partners(clock, cache_size=8, circuit_failures=1000)
+    for n in range(20):
+        with pytest.raises(RegistryUnavailable):
+            partners.db(f"gone{n}")
+    assert faults.registry_reads == 20
+    for n in range(12, 20):  # the 8 remembered: backing off, no read
+        with pytest.raises(RegistryUnavailable, match="back-off"):
+            partners.db(f"gone{n}")
+    assert faults.registry_reads == 20
+    with pytest.raises(RegistryUnavailable):
+        partners.db("gone0")  # forgotten: read again
+    assert faults.registry_reads == 21
