@@ -157,6 +157,11 @@ def run_memory(partners: int) -> dict[str, Any]:
     return out
 
 
+def shown_path(path: Path) -> Path:
+    """`path` relative to the repository when it lies inside it, else absolute."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     plan = QUICK if args.quick else FULL
@@ -164,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    ("warm_invocations", args.warm_invocations)) if v}
     plan = Plan(**{**plan.__dict__, **overrides})
     partial = args.quick or args.only != list(FIGURES)
-    out_dir = args.out or (SCRATCH_RESULTS if partial else RESULTS)
+    out_dir = (args.out or (SCRATCH_RESULTS if partial else RESULTS)).resolve()
     started, load_start = time.monotonic(), os.getloadavg()
     log(f"partnerdb bench ({'quick' if args.quick else 'full'}): {', '.join(args.only)}")
     figures: dict[str, Any] = {}
@@ -203,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"{m['cpu']}, {m['cores']} cores, {m['python']}, botocore "
                      f"{m['versions']['botocore']}, pynamodb {m['versions']['pynamodb']}, "
                      f"{m['git_describe']}")
-    log(f"\nwritten: {out_dir.relative_to(ROOT)}/latest.json, latest.md"
+    log(f"\nwritten: {shown_path(out_dir)}/latest.json, latest.md"
         f"{', cold_start.png' if 'cold' in figures else ''} ({results['duration_s']:.0f} s)")
     failed = [r.figure.strip() for r in table if r.result == "FAIL"]
     if failed:
