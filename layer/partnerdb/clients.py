@@ -2,6 +2,9 @@
 
 Every client partnerdb makes comes from here. Sharing one session shares its data loader, so a
 new partner's DynamoDB client costs about 5 ms instead of about 100 ms for a fresh session.
+In the layer, that session loads botocore's data for DynamoDB and STS pre-parsed
+(`partnerdb.botocore_data`): the first client costs about 14 ms instead of 56. Clients of any
+other service come from a second session with botocore's usual loader.
 Partner clients are handed their credentials explicitly; they can never pick up the
 function's own credentials from the default chain.
 """
@@ -9,12 +12,14 @@ function's own credentials from the default chain.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from partnerdb import botocore_data
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
 
@@ -42,9 +47,11 @@ class ClientFactory:
     themselves are thread-safe once built.
     """
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, *, botocore_data_dir: Path | None = None) -> None:
         self.settings = settings
         self._session = _ClientSession()
+        self._prepared = botocore_data.install(self._session, botocore_data_dir)
+        self._other_session: _ClientSession | None = None
         self._lock = threading.Lock()
         self._http_sessions: dict[tuple[str, str], Any] = {}
         self._config = Config(
@@ -63,11 +70,12 @@ class ClientFactory:
         if credentials is None:
             raise ValueError("a partner client needs explicit credentials")
         with self._lock:
-            self._session._credentials_for_next = credentials
+            session = self._session_for(service)
+            session._credentials_for_next = credentials
             try:
-                client = self._session.create_client(service, region, config=self._config)
+                client = session.create_client(service, region, config=self._config)
             finally:
-                self._session._credentials_for_next = _NO_CREDENTIALS
+                session._credentials_for_next = _NO_CREDENTIALS
             self._share_http_session(client, (service, region))
         self._hook(client)
         return client
@@ -91,9 +99,17 @@ class ClientFactory:
     def home_client(self, service: str, region: str) -> Any:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
-            client = self._session.create_client(service, region, config=self._config)
+            client = self._session_for(service).create_client(service, region, config=self._config)
         self._hook(client)
         return client
+
+    def _session_for(self, service: str) -> _ClientSession:
+        """The session whose loader has `service`'s data (call with the lock held)."""
+        if not self._prepared or service in self._prepared:
+            return self._session
+        if self._other_session is None:
+            self._other_session = _ClientSession()
+        return self._other_session
 
     def _hook(self, client: Any) -> None:
         install_deadline_hooks(
