@@ -6,6 +6,11 @@ awslambdaric (or Powertools) installs does not print the line a second time. Sil
 
 The line holds ids, timings and outcome only. Error texts and tracebacks are scrubbed with
 partnerdb's redactor: the function's own keys, every ExternalId and every issued credential.
+
+While the logger is as this module sets it up (its one stdout handler, no filter), the line is
+written straight to that handler's stream: the same text, without building a `LogRecord`
+(caller lookup, thread and process names) for a handler that reads only its message. Add a
+handler or a filter, or change a level, and the line goes through `logging` as usual.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from partnerdb import redact_secrets
 LOGGER_NAME = "handler_sdk"
 
 logger = logging.getLogger(LOGGER_NAME)
+#: one encoder for every line (`json.dumps` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 class InvocationRecord:
@@ -60,10 +67,8 @@ class InvocationRecord:
         self.trace_id: str | None = None
 
     def line(self) -> dict[str, Any]:
-        now = time.time()
         fields: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-            + f".{int(now % 1 * 1000):03d}Z",
+            "timestamp": _timestamp(time.time()),
             "level": "ERROR" if self.status >= 500 else "INFO",
             "logger": LOGGER_NAME,
             "message": "invocation",
@@ -85,6 +90,19 @@ class InvocationRecord:
         if self.trace_id is not None:
             fields["xray_trace_id"] = self.trace_id
         return fields
+
+
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
+def _timestamp(now: float) -> str:
+    """`2026-11-30T09:30:01.123Z`; the seconds part is formatted once per second."""
+    second = int(now)
+    cached = _second
+    if cached[0] != second:
+        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        cached[0] = second
+    return f"{cached[1]}.{int(now % 1 * 1000):03d}Z"
 
 
 _current: ContextVar[InvocationRecord | None] = ContextVar("handler_sdk_invocation", default=None)
@@ -109,8 +127,19 @@ def note_action(action: str) -> None:
 def emit(record: InvocationRecord) -> None:
     """Write the invocation's line (ERROR level for 5xx, INFO otherwise)."""
     level = logging.ERROR if record.status >= 500 else logging.INFO
-    if logger.isEnabledFor(level):
-        logger.log(level, json.dumps(record.line(), default=str, separators=(",", ":")))
+    if not logger.isEnabledFor(level):
+        return
+    text = _ENCODER.encode(record.line())
+    handlers = logger.handlers
+    if len(handlers) == 1 and not logger.filters:
+        handler = handlers[0]
+        if type(handler) is StdoutHandler and not handler.filters and handler.level <= level:
+            try:
+                handler.write_line(text)
+                return
+            except Exception:
+                pass  # logging reports it (handleError) and never fails the invocation
+    logger.log(level, text)
 
 
 def redact(text: str) -> str:
@@ -124,14 +153,18 @@ class StdoutHandler(logging.Handler):
     pytest's capsys replace it after import)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write_line(record.getMessage())
+        except Exception:
+            self.handleError(record)
+
+    def write_line(self, text: str) -> None:
+        """`text` and a newline on the current stdout, flushed."""
         stream = sys.stdout
         if stream is None:
             return
-        try:
-            stream.write(record.getMessage() + "\n")
-            stream.flush()
-        except Exception:
-            self.handleError(record)
+        stream.write(text + "\n")
+        stream.flush()
 
 
 def _install() -> None:

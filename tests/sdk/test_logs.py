@@ -142,3 +142,34 @@ def test_the_line_can_be_silenced(handler: Any, capsys: pytest.CaptureFixture[st
         assert capsys.readouterr().out == ""
     finally:
         sdk_logger.setLevel(level)
+
+
+def test_handlers_and_filters_added_to_the_logger_get_the_same_line(
+    handler: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default set-up writes the line without a LogRecord; anything added to the logger
+    makes it go through logging again, with the same text."""
+    sdk_logger = logging.getLogger("handler_sdk")
+    seen: list[str] = []
+
+    class Keep(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            seen.append(record.getMessage())
+            return True
+
+    capsys.readouterr()
+    handler({"partnerId": "acme"}, FakeContext())
+    direct = capsys.readouterr().out
+    keep = Keep()
+    sdk_logger.addFilter(keep)
+    try:
+        handler({"partnerId": "acme"}, FakeContext())
+    finally:
+        sdk_logger.removeFilter(keep)
+    through_logging = capsys.readouterr().out
+    assert len(seen) == 1 and through_logging == seen[0] + "\n"
+    first, second = log_lines(direct)[0], log_lines(through_logging)[0]
+    assert set(first) == set(second) == FIELDS
+    varying = ("timestamp", "request_id", "duration_ms", "cold_start", "sts_calls")
+    assert {k: v for k, v in first.items() if k not in varying} == {
+        k: v for k, v in second.items() if k not in varying}
