@@ -23,7 +23,7 @@ from pynamodb.models import Model
 
 from handler_sdk import events, logs, responses, tracing
 from handler_sdk.errors import BadRequest, HandlerError
-from partnerdb import Deadline, Partners, normalize_partner_id
+from partnerdb import Deadline, Partners, normalize_partner_id, register_snapstart
 
 #: handler(event, context, db) -> a dict, list, PynamoDB model, None or a proxy response
 Handler = Callable[..., Any]
@@ -43,6 +43,13 @@ def _take_cold_start() -> bool:
     with _cold_lock:
         cold, _cold_start = _cold_start, False
     return cold
+
+
+def _reset_cold_start() -> None:
+    """After a SnapStart restore: the copy's first invocation is its cold start."""
+    global _cold_start
+    with _cold_lock:
+        _cold_start = True
 
 
 class _DefaultPartners:
@@ -110,6 +117,7 @@ def with_partner_db(
         raise TypeError("partners must be a partnerdb.Partners")
     chosen = partners if partners is not None else _default_partners.get()
     chosen.register_models(*models)
+    register_snapstart(chosen, on_restore=[_reset_cold_start])
     trace = tracing.enabled()
 
     def decorate(fn: Handler) -> LambdaHandler:

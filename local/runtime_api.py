@@ -245,10 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
             status, reply = self.api._complete(parts[1], parts[2] == "error", body, self)
             self.send_json(status, reply)
-        elif parts == ["init", "error"]:
-            self.api._record_init_error(body, self.headers.get(_ERROR_TYPE_HEADER))
-            self.send_json(202, {"status": "OK"})
-        elif parts == ["restore", "error"]:
+        elif parts in (["init", "error"], ["restore", "error"]):  # restore: a SnapStart copy's
+            self.api._record_init_error(body, self.headers.get(_ERROR_TYPE_HEADER))  # init
             self.send_json(202, {"status": "OK"})
         else:
             self.send_json(404, {"errorType": "NotFound", "errorMessage": path})

@@ -24,6 +24,7 @@ from partnerdb.errors import (
     UnknownPartner,
 )
 from partnerdb.redact import redact_secrets
+from partnerdb.snapstart import register as register_snapstart
 
 __all__ = [
     "PER_REQUEST_READ_TIMEOUT",
@@ -46,5 +47,6 @@ __all__ = [
     "current_deadline",
     "normalize_partner_id",
     "redact_secrets",
+    "register_snapstart",
     "role_session_name",
 ]

@@ -54,6 +54,7 @@ class ClientFactory:
         self._other_session: _ClientSession | None = None
         self._lock = threading.Lock()
         self._http_sessions: dict[tuple[str, str], Any] = {}
+        self._home_http_sessions: list[Any] = []
         self._config = Config(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
@@ -100,8 +101,19 @@ class ClientFactory:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session_for(service).create_client(service, region, config=self._config)
+            endpoint = getattr(client, "_endpoint", None)
+            if endpoint is not None and hasattr(endpoint, "http_session"):
+                self._home_http_sessions.append(endpoint.http_session)
         self._hook(client)
         return client
+
+    def close_connections(self) -> None:
+        """Close every pooled connection of the clients built so far; they stay usable and
+        open new connections on their next request."""
+        with self._lock:
+            sessions = [*self._http_sessions.values(), *self._home_http_sessions]
+        for http_session in sessions:
+            http_session.close()
 
     def _session_for(self, service: str) -> _ClientSession:
         """The session whose loader has `service`'s data (call with the lock held)."""

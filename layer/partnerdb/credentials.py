@@ -102,6 +102,19 @@ class _RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     _advisory_refresh_timeout = 3 * 60
     _mandatory_refresh_timeout = 60
 
+    def __init__(self, refresh_using: Callable[[], dict[str, str]], time_fetcher: Clock) -> None:
+        super().__init__(refresh_using=refresh_using, method="assume-role",
+                         time_fetcher=time_fetcher)
+        self._partnerdb_refresh = (refresh_using, time_fetcher)
+
+    def forget(self) -> None:
+        """Back to never fetched, through botocore's own constructor: the next request assumes
+        the role again (a SnapStart copy must not sign with the snapshot's credentials)."""
+        refresh_using, time_fetcher = self._partnerdb_refresh
+        DeferredRefreshableCredentials.__init__(
+            self, refresh_using=refresh_using, method="assume-role", time_fetcher=time_fetcher
+        )
+
 
 class PartnerSession:
     """One partner's refreshable credentials and DynamoDB client, plus its bound models."""
@@ -126,14 +139,17 @@ class PartnerSession:
         self._session_name = role_session_name(config.partner_id, function_name)
         self._assumed_once = False
         self._issued: tuple[str, ...] = ()
-        self.credentials = _RoleCredentials(
-            refresh_using=self._assume_role, method="assume-role", time_fetcher=clock
-        )
+        self.credentials = _RoleCredentials(self._assume_role, clock)
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)
         #: model class -> its subclass bound to this partner (filled by partnerdb.db)
         self.bound_models: dict[type, type] = {}
         #: PynamoDB Connection for this partner's transactions (built by partnerdb.db)
         self.transaction_connection: Any = None
+
+    def forget_credentials(self) -> None:
+        """Drop the assumed credentials; the next request assumes the role again."""
+        self.credentials.forget()
+        self._assumed_once = False
 
     def _assume_role(self) -> dict[str, str]:
         """Call AssumeRole; botocore calls this under its refresh lock."""
@@ -253,6 +269,22 @@ class SessionCache:
     def cached_partner_ids(self) -> list[str]:
         with self._lock:
             return list(self._sessions)
+
+    def build_sts_clients(self, regions: list[str]) -> None:
+        """Build the STS clients of `regions` now (no network call: warm-up before a snapshot)."""
+        for region in regions:
+            self._sts_client(self._factory.settings.sts_region or region)
+
+    def forget_credentials_and_connections(self) -> None:
+        """After a SnapStart restore: every partner assumes its role again, the STS clients are
+        rebuilt with the credentials of now, and no pooled connection of the snapshot is used."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            session.forget_credentials()
+        with self._sts_lock:
+            self._sts_clients.clear()
+        self._factory.close_connections()
 
     def _sts_client(self, region: str) -> Any:
         """The STS client of the function's own credentials, one per region, built lazily."""

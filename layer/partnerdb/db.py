@@ -126,6 +126,22 @@ class Partners:
             for model in models:
                 self._bound(model, session)
 
+    def before_snapshot(self) -> None:
+        """Warm-up safe to share between SnapStart copies: models bound for the first partner
+        (as `register_models` does), the STS client built. No credentials, no connection."""
+        if self._configs:
+            first = next(iter(self._configs.values()))
+            session = self._sessions.get(first)
+            for model in self._models:
+                self._bound(model, session)
+            self._sessions.build_sts_clients([first.region])
+
+    def after_restore(self) -> None:
+        """Forget what a SnapStart snapshot holds that a copy must not share: assumed
+        credentials, STS clients built with the function's credentials of then, pooled
+        connections."""
+        self._sessions.forget_credentials_and_connections()
+
     def db(self, partner_id: str, *, deadline: Deadline | None = None) -> PartnerDB:
         """The partner's DB, bound to `deadline` (which becomes the current context's).
 
