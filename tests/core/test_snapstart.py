@@ -1,0 +1,79 @@
+"""partnerdb's SnapStart hooks on their own (the emulator tests are in tests/sdk)."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from local.fault_server import FaultServer, forward_to
+from local.moto_server import MotoServer
+from partnerdb import Partners, snapstart
+from tests.core.models import Order
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_after_restore_assumes_again_on_a_new_connection(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FaultServer(forward_to(moto.url)) as dynamodb:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
+        partners = Partners.from_env()
+        partners.register_models(Order)
+        partners.before_snapshot()
+        assert partners.stats.sts_calls == 0  # warm-up makes no call
+        for _ in range(2):
+            with partners.db("acme") as db:
+                db.model(Order).count()
+        assert (partners.stats.sts_calls, dynamodb.connections) == (1, 1)
+        partners.after_restore()
+        with partners.db("acme") as db:
+            db.model(Order).count()
+        assert (partners.stats.sts_calls, partners.stats.refreshes) == (2, 0)
+        assert dynamodb.connections == 2
+
+
+def test_after_restore_reseeds_random() -> None:
+    state = random.getstate()
+    snapstart.after_restore()
+    assert random.getstate() != state
+
+
+REGISTER = """
+import os, sys
+{setup}
+from partnerdb import Partners, register_snapstart
+p = Partners([])
+calls = []
+print(register_snapstart(p, on_restore=[calls.append]), register_snapstart(p))
+import snapshot_restore_py as hooks
+print(len(hooks.get_before_snapshot()), len(hooks.get_after_restore()))
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "setup", "expected"),
+    [
+        ({}, "", "False False"),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}, "", "False False"),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}, "", "True True\n1 1"),
+        ({"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"},
+         "sys.modules['snapshot_restore_py'] = None", "False False"),
+    ],
+)
+def test_hooks_only_under_snapstart_and_once(env: dict[str, str], setup: str,
+                                             expected: str) -> None:
+    code = REGISTER.format(setup=setup)
+    if "False" in expected:
+        code = code.split("import snapshot_restore_py")[0]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": ROOT, "AWS_REGION": "us-east-1",
+             **env},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
