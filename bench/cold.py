@@ -5,7 +5,8 @@ each round) gets a fresh `awslambdaric` process (`LambdaFunction.recycle()`), an
 `FunctionResult.cold_start_ms`: from the process spawn to its first response, which includes
 interpreter start, the runtime client, the handler module's import (init) and the first
 invocation (AssumeRole + GetItem against a warm moto). `init_ms` (spawn to the first `/next`)
-and the first invocation's duration are kept too.
+and the first invocation's duration are kept too, and the runtime process's peak RSS after
+that first invocation (`VmHWM` in /proc/<pid>/status).
 
 Import time: `import app` alone, timed inside a fresh `python -S` process with the runtime's
 `PYTHONPATH` and environment, after the runtime client's own modules are imported (as they are
@@ -44,8 +45,18 @@ partners.register_models(models.Payment)
 print("IMPORT_MS", (time.perf_counter() - started) * 1000.0)
 """
 _PROBE_TIMEOUT_S = 60.0
+MIB = 1024 * 1024
 #: modules listed per variant from `-X importtime`
 TOP_MODULES = 12
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The peak resident set size of process `pid` so far (`VmHWM`)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def run_cold(
@@ -63,14 +74,16 @@ def run_cold(
             for variant in order:
                 fn = functions[variant]
                 result = check(variant, fn.invoke(event()))
-                fn.recycle()
-                if not result.cold_start or result.cold_start_ms is None:
+                if not result.cold_start or result.cold_start_ms is None or not result.pid:
                     raise RuntimeError(f"{variant}: sample {round_no} was not a cold start")
+                peak = peak_rss_bytes(result.pid)
+                fn.recycle()
                 records[variant].append(
                     {
                         "cold_start_ms": result.cold_start_ms,
                         "init_ms": result.init_ms or 0.0,
                         "first_invoke_ms": result.duration_ms or 0.0,
+                        "peak_rss_mib": peak / MIB,
                     }
                 )
             if (round_no + 1) % 10 == 0:
@@ -84,7 +97,7 @@ def run_cold(
         out["variants"][variant] = {
             key: {"summary": Summary.of([r[key] for r in rows]).to_json(),
                   "samples": [round(r[key], 3) for r in rows]}
-            for key in ("cold_start_ms", "init_ms", "first_invoke_ms")
+            for key in ("cold_start_ms", "init_ms", "first_invoke_ms", "peak_rss_mib")
         }
     return out
 
