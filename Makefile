@@ -41,7 +41,7 @@ layer-build: $(STAMP)
 	./build_layer.sh --arch $(ARCH) --python $(LAYER_PYTHON) $(if $(SLIM),--slim)
 
 layer: layer-build
-	$(PY) -m local.publish_layer --zip $(LAYER_ZIP) --python $(LAYER_PYTHON) --arch $(ARCH)
+	$(PY) -m release.publish_layer --zip $(LAYER_ZIP) --python $(LAYER_PYTHON) --arch $(ARCH)
 
 demo: $(STAMP)
 	$(PY) -m local.demo
@@ -50,14 +50,14 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 test-ddblocal: $(STAMP)
-	$(PY) -m local.ddblocal -- $(PY) -m pytest -q -m ddblocal
+	$(PY) -m emulators.ddblocal -- $(PY) -m pytest -q -m ddblocal
 
 test-sam: $(STAMP)
 	$(PY) -m pytest -q tests/sam
 
 # SAM CLI lives in its own venv (build/sam-venv): it pins an older boto3 than the layer.
 deploy: $(STAMP)
-	./local/sam.sh build && ./local/sam.sh deploy --guided
+	./release/sam.sh build && ./release/sam.sh deploy --guided
 
 clean:
 	rm -rf build .aws-sam .pytest_cache .mypy_cache .ruff_cache

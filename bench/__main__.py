@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import output, plot, report
 from bench.worker import ROOT, run_worker
 
 FIGURES = ("cold", "snapstart", "warm", "cache", "deadline", "layer")
@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "duration_s": round(time.monotonic() - started, 1),
         "load_average": f"{load_start[0]:.2f} → {load_end[0]:.2f}",
-        "machine": report.machine(),
+        "machine": output.machine(),
         "plan": plan.__dict__,
         "table": report.as_dicts(table),
         "notes": notes,
@@ -208,9 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in notes:
         print(f"- {line}")
-    report.write(results, out_dir, table_text, notes)
+    output.write(results, out_dir, table_text, notes)
     m = results["machine"]
-    report.plot_cold(figures, out_dir / "cold_start.png",
+    plot.plot_cold(figures, out_dir / "cold_start.png",
                      f"{m['cpu']}, {m['cores']} cores, {m['python']}, botocore "
                      f"{m['versions']['botocore']}, pynamodb {m['versions']['pynamodb']}, "
                      f"{m['git_describe']}")

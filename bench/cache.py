@@ -41,7 +41,7 @@ SESSION_PREFIX = {"ours": "partnerdb-bench-ours-", "handwritten": "handwritten-"
 
 def _sts_by_partner(variant: str) -> Counter[str]:
     """AssumeRole calls moto served for `variant`, by partner id (from the session name)."""
-    from local.moto_server import assumed_roles
+    from emulators.moto_server import assumed_roles
 
     prefix = SESSION_PREFIX[variant]
     return Counter(
@@ -94,7 +94,8 @@ def _configs(count: int, prefix: str = "p") -> list[Any]:
     ]
 
 
-def _payment() -> Any:
+def bench_payment_model() -> Any:
+    """The `Payment` model of the `ours` benchmark function (bench/functions/ours/models.py)."""
     return load_module(FUNCTIONS / "ours" / "models.py", "bench_ours_models").Payment
 
 
@@ -108,7 +109,7 @@ def hourly_task(args: dict[str, Any]) -> dict[str, Any]:
     first_calls: list[float] = []  # minutes at which partner p0 assumed its role
     with Responder() as responder:
         os.environ["AWS_ENDPOINT_URL"] = responder.url
-        payment = _payment()
+        payment = bench_payment_model()
         partners = Partners(_configs(count), settings=ClientSettings(), clock=lambda: now[0],
                             function_name="bench")
         partners.register_models(payment)
@@ -140,7 +141,7 @@ def bind_task(args: dict[str, Any]) -> dict[str, Any]:
 
     os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # never contacted: STS is deferred
     configured, measured = int(args["configured"]), int(args["measured"])
-    payment = _payment()
+    payment = bench_payment_model()
     partners = Partners(_configs(configured), settings=ClientSettings(), function_name="bench")
     partners.register_models(payment)  # binds p0 only; every other partner binds on first use
     times: list[float] = []
@@ -183,7 +184,7 @@ def memory_task(args: dict[str, Any]) -> dict[str, Any]:
         else:
             os.environ["AWS_ENDPOINT_URL_STS"] = stack.enter_context(Responder()).url
             os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = "https://127.0.0.1:9"  # never contacted
-        payment = _payment()
+        payment = bench_payment_model()
         partners = Partners(_configs(warm + 2 * per_phase), settings=ClientSettings(),
                             function_name="bench")
         partners.register_models(payment)

@@ -26,7 +26,8 @@ from typing import Any
 
 from bench.rig import Rig, check, event, rotations
 from bench.stats import Summary
-from local.lambda_runner import LambdaFunction, link_runtime
+from emulators.lambda_runner import LambdaFunction
+from emulators.runtime_link import link_runtime
 
 _IMPORT_PROBE = """
 import sys, time

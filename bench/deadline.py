@@ -1,7 +1,7 @@
 """Figure 4: how far past the deadline a hung DynamoDB call ends.
 
 In a worker: partnerdb with STS answered by `bench.responder` and DynamoDB pointed at a
-`local.fault_server.FaultServer(hang)` that accepts every request and never answers. Each run
+`emulators.fault_server.FaultServer(hang)` that accepts every request and never answers. Each run
 binds a `Deadline.after(0.5)` and calls `db.model(Payment).get(id)`; the figure is the time
 from the deadline to the call's end (the error it ends with is recorded too: it should be
 `DeadlineExceeded`). Without the hooks the same call would end at the client's read timeout
@@ -14,11 +14,11 @@ import os
 import time
 from typing import Any
 
-from bench.cache import _payment
+from bench.cache import bench_payment_model
 from bench.responder import Responder
 from bench.stats import Summary
 from bench.worker import worker_main
-from local.fault_server import FaultServer, hang
+from emulators.fault_server import FaultServer, hang
 
 
 def deadline_task(args: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def deadline_task(args: dict[str, Any]) -> dict[str, Any]:
     with Responder() as responder, FaultServer(hang) as hung:
         os.environ["AWS_ENDPOINT_URL_STS"] = responder.url
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = hung.url
-        payment = _payment()
+        payment = bench_payment_model()
         config = PartnerConfig(
             partner_id="acme",
             role_arn="arn:aws:iam::111111111111:role/partnerdb-access",

@@ -27,7 +27,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +35,7 @@ from typing import Any
 from bench.responder import ITEM, Responder
 from bench.stats import Summary
 from bench.worker import ROOT, worker_main
+from emulators.lambda_context import FakeContext
 
 FUNCTIONS = ROOT / "bench" / "functions"
 PARTNER = {
@@ -51,21 +51,15 @@ BASELINES = ("plain", "handwritten", "pynamodb", "core")
 _GET_ITEM = json.dumps({"Item": ITEM}).encode()
 
 
-class FakeContext:
-    """The parts of awslambdaric's LambdaContext the handlers read (10 s left, always)."""
-
-    function_name = "bench-ours"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-ours"
-    log_group_name = "/aws/lambda/bench-ours"
-    log_stream_name = "2024/11/26/[$LATEST]bench"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+def bench_context() -> FakeContext:
+    """The Lambda context the handlers read (10 s left, always), named for the bench."""
+    return FakeContext(
+        function_name="bench-ours",
+        memory_limit_in_mb=128,
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:bench-ours",
+        log_group_name="/aws/lambda/bench-ours",
+        log_stream_name="2024/11/26/[$LATEST]bench",
+    )
 
 
 class _Body:
@@ -115,7 +109,7 @@ def build_arms() -> dict[str, Callable[[], Any]]:
     models = load_module(FUNCTIONS / "ours" / "models.py", "bench_ours_models")
     payment: Any = models.Payment
     handwritten = load_module(FUNCTIONS / "handwritten" / "app.py", "bench_handwritten_app")
-    context = FakeContext()
+    context = bench_context()
 
     plain_client = botocore.session.get_session().create_client("dynamodb", "us-east-1")
     answer_instantly(plain_client)
@@ -145,8 +139,8 @@ def build_arms() -> dict[str, Callable[[], Any]]:
         with partners.db("acme", deadline=Deadline.from_context(context)) as db:
             return db.model(payment).get("pay_bench").to_simple_dict()
 
-    handwritten._partner("acme")  # AssumeRole once, then answer its client from memory
-    answer_instantly(handwritten._partners["acme"][1])
+    handwritten_client, _ = handwritten.partner_client("acme")  # AssumeRole once
+    answer_instantly(handwritten_client)  # then answer its client from memory
     return {
         "plain": lambda: plain_client.get_item(
             TableName="acme_payments", Key={"id": {"S": "pay_bench"}}

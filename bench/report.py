@@ -1,32 +1,24 @@
-"""The one table: figures, ratios against the baselines, targets; JSON, Markdown and a plot.
+"""The one table: figures, ratios against the baselines, targets, as rows and Markdown.
 
 `rows(figures)` turns the figure documents into table rows with a pass/fail beside each
 target; `markdown()` renders them (the same text is printed and written to latest.md);
 `notes()` adds derived facts that explain the rows (confidence intervals, import breakdown,
-overhead decomposition, memory split); `plot_cold()` draws the cold-start distributions.
+overhead decomposition, memory split). The statistics are in `bench.stats`, the files a run
+writes in `bench.output`, the plot in `bench.plot`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import itertools
-import json
-import os
-import platform
-import random
 import statistics
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.stats import DASH, MINUS, TIMES
-from bench.worker import ROOT
+from bench.stats import DASH, MINUS, TIMES, ratio_ci
 
 VARIANTS = ("handwritten", "powertools", "ours")
 MIB = 1024 * 1024
-_BOOTSTRAP = 2000
 
 
 @dataclass(frozen=True)
@@ -39,50 +31,6 @@ class Row:
     vs_powertools: str = ""
     target: str = ""
     result: str = ""
-
-
-def machine() -> dict[str, Any]:
-    """CPU, cores, interpreter, library versions and the git commit of this run."""
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")),
-                       cpu)
-    except OSError:
-        pass
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=30)
-        return done.stdout.strip()
-
-    versions = {}
-    for dist in ("botocore", "boto3", "pynamodb", "aws-xray-sdk", "aws-lambda-powertools",
-                 "awslambdaric", "moto"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "absent"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "versions": versions,
-        "git_commit": git("rev-parse", "HEAD"),
-        "git_describe": git("describe", "--always", "--dirty"),
-    }
-
-
-def ratio_ci(ours: Sequence[float], base: Sequence[float], seed: int = 7) -> tuple[float, float]:
-    """95% bootstrap interval of median(ours) / median(base)."""
-    rng = random.Random(seed)
-    ratios = sorted(
-        statistics.median(rng.choices(ours, k=len(ours)))
-        / statistics.median(rng.choices(base, k=len(base)))
-        for _ in range(_BOOTSTRAP)
-    )
-    return ratios[int(0.025 * _BOOTSTRAP)], ratios[int(0.975 * _BOOTSTRAP) - 1]
 
 
 def _fmt(summary: dict[str, Any], digits: int = 1) -> str:
@@ -358,79 +306,6 @@ def notes(figures: dict[str, Any]) -> list[str]:
         out.append(f"bind: the first partner took {bind['first_ms']:.1f} ms at first use "
                    "(register_models bound it at init, loading the DynamoDB service model)")
     return out
-
-
-def write(results: dict[str, Any], out_dir: Path, table_text: str, notes_text: list[str]) -> None:
-    """latest.json and latest.md in `out_dir` (written whole, then renamed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(results, indent=1, sort_keys=False) + "\n"
-    tmp = out_dir / "latest.json.tmp"
-    tmp.write_text(payload)
-    tmp.replace(out_dir / "latest.json")
-    m = results["machine"]
-    md = [
-        "# partnerdb benchmarks",
-        "",
-        f"{results['finished_at']} · {m['cpu']} · {m['cores']} cores · {m['python']} · "
-        f"botocore {m['versions']['botocore']} · pynamodb {m['versions']['pynamodb']} · "
-        f"commit `{m['git_describe']}` · {results['mode']} run, "
-        f"{results['duration_s']:.0f} s · load average {results['load_average']}",
-        "",
-        f"Values are median [min{DASH}max]. Reproduce with `make bench`; see bench/README.md.",
-        "",
-        table_text,
-        "",
-        "## Notes",
-        "",
-        *(f"- {line}" for line in notes_text),
-        "",
-    ]
-    tmp = out_dir / "latest.md.tmp"
-    tmp.write_text("\n".join(md))
-    tmp.replace(out_dir / "latest.md")
-
-
-def plot_cold(figures: dict[str, Any], path: Path, subtitle: str) -> None:
-    """Cold start and import-time distributions per variant: boxes plus every sample."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [(key, title) for key, title in (
-        ("cold", "Cold start: process spawn → first response (ms)"),
-        ("imports", "Import of the handler module alone (ms)"),
-    ) if key in figures]
-    if not panels:
-        return
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.6), squeeze=False)
-    colors = {"handwritten": "#4C72B0", "powertools": "#DD8452", "ours": "#55A868"}
-    rng = random.Random(3)
-    for ax, (key, title) in zip(axes[0], panels, strict=True):
-        field = "cold_start_ms" if key == "cold" else "import_ms"
-        names = [v for v in VARIANTS if v in figures[key]["variants"]]
-        data = [figures[key]["variants"][v][field]["samples"] for v in names]
-        box = ax.boxplot(data, widths=0.5, showfliers=False, patch_artist=True,
-                         medianprops={"color": "black", "linewidth": 1.6})
-        ax.set_xticks(range(1, len(names) + 1), names)
-        for patch, name in zip(box["boxes"], names, strict=True):
-            patch.set_facecolor(colors[name])
-            patch.set_alpha(0.35)
-        for i, (name, samples) in enumerate(zip(names, data, strict=True), start=1):
-            xs = [i + rng.uniform(-0.17, 0.17) for _ in samples]
-            ax.scatter(xs, samples, s=14, color=colors[name], alpha=0.85, zorder=3)
-            ax.annotate(f"median {statistics.median(samples):.1f}", (i, max(samples)),
-                        textcoords="offset points", xytext=(0, 6), ha="center", fontsize=9)
-        ax.set_title(f"{title}\n{len(data[0])} samples per variant", fontsize=10)
-        ax.set_ylabel("ms")
-        ax.grid(axis="y", alpha=0.3)
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, high + (high - low) * 0.08)
-    fig.suptitle(subtitle, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def as_dicts(table: Sequence[Row]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Every variant runs the way `make demo` runs payments: the partnerdb layer zip built for this
 interpreter and unpacked as /opt, the function folder packaged by its own Makefile (as
 `sam build` would), and a real `awslambdaric` process behind the local Runtime API
-(`local.lambda_runner`). Runtime processes start with `python -S`, so nothing comes from the
+(`emulators.lambda_runner`). Runtime processes start with `python -S`, so nothing comes from the
 virtualenv: boto3/botocore/pynamodb come from the partnerdb layer, Powertools from a second
 layer directory built here with `pip install --target`.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.responder import ITEM
+from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.moto_server import MotoServer, start_moto
 from local import stack
-from local.lambda_runner import FunctionResult, LambdaFunction
-from local.moto_server import MotoServer, start_moto
 from local.seed import PartnerAccount, account_client, create_role, create_table_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,7 +125,7 @@ def partner_env(partners: Sequence[PartnerAccount]) -> dict[str, str]:
 
 def seed(moto: MotoServer, partners: Sequence[PartnerAccount]) -> None:
     """Each partner's role, payments table and the one payment every variant reads."""
-    models = stack.load_function_module("payments", "models")
+    models = stack.load_function("payments", "models")
     for partner in partners:
         create_role(partner, moto.url, trusted_account=stack.HOME_ACCOUNT)
         table = create_table_for(models.Payment, partner, moto.url)

@@ -1,6 +1,6 @@
 """Figure 1b: SnapStart, restore to first response, through the local emulator.
 
-Per variant one snapshot (`local.snapstart.SnapStartFunction.publish()`: init and the
+Per variant one snapshot (`emulators.snapstart.SnapStartFunction.publish()`: init and the
 before-snapshot hooks in a runtime process started with `AWS_LAMBDA_INITIALIZATION_TYPE=
 snap-start`), then per sample a restored copy (a fork of the snapshot that goes through
 `/runtime/restore/next` and the after-restore hooks), invoked once and stopped; variants
@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.rig import Rig, check, event, rotations
 from bench.stats import Summary
-from local.snapstart import SnapStartFunction
+from emulators.snapstart import SnapStartFunction
 
 
 def run_snapstart(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -11,6 +12,7 @@ from typing import Any
 DASH = "\u2013"  # en dash, for ranges
 TIMES = "\u00d7"  # multiplication sign, for ratios and counts
 MINUS = "\u2212"  # minus sign, for differences in labels
+_BOOTSTRAP = 2000
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,14 @@ def percentile(ordered: Sequence[float], pct: float) -> float:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ratio_ci(ours: Sequence[float], base: Sequence[float], seed: int = 7) -> tuple[float, float]:
+    """95% bootstrap interval of median(ours) / median(base)."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(ours, k=len(ours)))
+        / statistics.median(rng.choices(base, k=len(base)))
+        for _ in range(_BOOTSTRAP)
+    )
+    return ratios[int(0.025 * _BOOTSTRAP)], ratios[int(0.975 * _BOOTSTRAP) - 1]

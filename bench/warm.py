@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.rig import Rig, check, event, rotations
 from bench.stats import Summary
-from local.lambda_runner import LambdaFunction
+from emulators.lambda_runner import LambdaFunction
 
 WARMUP = 30
 

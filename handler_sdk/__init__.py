@@ -12,7 +12,14 @@ Importing this package first checks the layer (`handler_sdk.compat`): a missing 
 
 from handler_sdk.compat import MIN_PARTNERDB, PARTNERDB_VERSION  # first: the layer check
 from handler_sdk.decorator import with_partner_db
-from handler_sdk.errors import BadRequest, Conflict, HandlerError, NotFound, UnknownAction
+from handler_sdk.errors import (
+    BadRequest,
+    Conflict,
+    HandlerError,
+    NotFound,
+    SdkConfigError,
+    UnknownAction,
+)
 from handler_sdk.events import Shape
 from handler_sdk.router import ActionRouter
 
@@ -24,6 +31,7 @@ __all__ = [
     "Conflict",
     "HandlerError",
     "NotFound",
+    "SdkConfigError",
     "Shape",
     "UnknownAction",
     "with_partner_db",

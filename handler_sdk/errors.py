@@ -1,4 +1,4 @@
-"""Errors a handler raises to answer with a 4xx status.
+"""Errors a handler raises to answer with a 4xx status, and the SDK's configuration error.
 
 `partnerdb` owns the errors of the data layer (`partnerdb.PartnerDBError` and its subclasses);
 these are the SDK's own, for handler code: `raise NotFound("payment p-1")` answers 404 with
@@ -6,6 +6,8 @@ that message. The message is shown to the caller, so never put a secret in it.
 """
 
 from __future__ import annotations
+
+from partnerdb import ConfigError
 
 #: Longest caller-supplied text echoed back in an error message.
 ECHO_MAX = 100
@@ -46,3 +48,12 @@ class UnknownAction(BadRequest):
         self.action = action
         shown = "(none)" if action is None else str(action)[:ECHO_MAX]
         super().__init__(f"unknown action: {shown}")
+
+
+class SdkConfigError(ConfigError):
+    """A bad value of one of the SDK's own settings (see `handler_sdk.constants`).
+
+    A subclass of partnerdb's `ConfigError`, so one ``except ConfigError`` (or a test's
+    ``pytest.raises(ConfigError)``) covers every init-time configuration error of a function,
+    while the type still says which package owns the setting.
+    """

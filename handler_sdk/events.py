@@ -66,15 +66,17 @@ def partner_id_of(event: object, shape: Shape) -> str:
 
 
 def route_of(event: object, shape: Shape) -> str | None:
-    """A cheap label of what was asked, for logs: the action, else the API route."""
+    """A cheap label of what was asked, for logs: the action, else the API route. Never raises."""
     if not isinstance(event, dict):
         return None
+    try:
+        action = _named_action(event, shape)
+    except BadRequest:
+        action = None
+    if isinstance(action, str):
+        return action[:ECHO_MAX]
     if shape is Shape.DIRECT:
-        action = event.get("action")
-        return action[:ECHO_MAX] if isinstance(action, str) else None
-    params = event.get("pathParameters")
-    if isinstance(params, dict) and isinstance(params.get(ACTION_PATH_PARAMETER), str):
-        return str(params[ACTION_PATH_PARAMETER])
+        return None
     if shape is Shape.APIGW_V2:
         route = event.get("routeKey")
         return route if isinstance(route, str) else None
@@ -86,10 +88,10 @@ def action_and_data(event: object, shape: Shape) -> tuple[object, object]:
     """The (action, data) an `ActionRouter` dispatches on; either may be None when absent."""
     if not isinstance(event, dict):
         raise BadRequest("event must be a JSON object")
+    action = _named_action(event, shape)
     if shape is Shape.DIRECT:
-        return event.get("action"), event.get("data")
+        return action, event.get("data")
     body = json_body(event)
-    action = _mapping(event, "pathParameters").get(ACTION_PATH_PARAMETER)
     if action is not None:
         return action, body
     if isinstance(body, dict):
@@ -113,6 +115,42 @@ def json_body(event: dict[str, Any]) -> object:
         return json.loads(body)
     except ValueError:
         raise BadRequest("body is not valid JSON") from None
+
+
+def _named_action(event: dict[str, Any], shape: Shape) -> object:
+    """The action named outside any body: a direct invoke's ``action``, or API Gateway's
+    ``action`` path parameter; None when absent."""
+    if shape is Shape.DIRECT:
+        return event.get("action")
+    return _mapping(event, "pathParameters").get(ACTION_PATH_PARAMETER)
+
+
+class ParsedEvent:
+    """One invocation's event, parsed once: its shape now, the rest on first use.
+
+    The partner id, the log label and the (action, data) an `ActionRouter` dispatches on are
+    each computed at most once, so the decorator and the router read one parse. Errors of a
+    part (`BadRequest`, `InvalidPartnerId`) are raised when that part is asked for, so a plain
+    handler never fails on a body only a router would read.
+    """
+
+    __slots__ = ("_action_and_data", "raw", "shape")
+
+    def __init__(self, raw: object) -> None:
+        self.raw = raw
+        self.shape = detect_shape(raw)
+        self._action_and_data: tuple[object, object] | None = None
+
+    def partner_id(self) -> str:
+        return partner_id_of(self.raw, self.shape)
+
+    def route(self) -> str | None:
+        return route_of(self.raw, self.shape)
+
+    def action_and_data(self) -> tuple[object, object]:
+        if self._action_and_data is None:
+            self._action_and_data = action_and_data(self.raw, self.shape)
+        return self._action_and_data
 
 
 def _mapping(event: dict[str, Any], key: str) -> dict[str, Any]:

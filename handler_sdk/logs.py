@@ -32,8 +32,8 @@ _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 
 class InvocationRecord:
-    """What the log line of one invocation says; the decorator fills it, the router adds the
-    action."""
+    """What the log line of one invocation says; `handler_sdk.invocation` fills it, the
+    router adds the action."""
 
     __slots__ = (
         "action",

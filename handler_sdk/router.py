@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from handler_sdk import events, logs
+from handler_sdk import logs
 from handler_sdk.errors import ECHO_MAX, BadRequest, UnknownAction
+from handler_sdk.invocation import parsed_event
 from partnerdb import PartnerDB
 
 #: fn(data, db, context) -> a dict, list, PynamoDB model, None or a proxy response
@@ -62,8 +63,12 @@ class ActionRouter:
         return sorted(self._actions)
 
     def dispatch(self, event: Any, context: Any, db: PartnerDB) -> Any:
-        """Run the action the event names with its data; return what the action returns."""
-        action, data = events.action_and_data(event, events.detect_shape(event))
+        """Run the action the event names with its data; return what the action returns.
+
+        Under `with_partner_db` the event was parsed once for the whole invocation and the
+        router reads that parse; called on its own it parses the event itself.
+        """
+        action, data = parsed_event(event).action_and_data()
         fn = self._actions.get(action) if isinstance(action, str) else None
         if isinstance(action, str):
             logs.note_action(action[:ECHO_MAX])

@@ -18,11 +18,15 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from partnerdb import ConfigError
-
-TRACE_HEADER_ENV = "_X_AMZN_TRACE_ID"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+from handler_sdk.constants import (
+    FALSE_WORDS,
+    LAMBDA_ENV,
+    POWERTOOLS_TRACE_DISABLED_ENV,
+    TRACE_HEADER_ENV,
+    TRACING_ENV,
+    TRUE_WORDS,
+)
+from handler_sdk.errors import SdkConfigError
 
 _log = logging.getLogger("handler_sdk.tracing")
 _lock = threading.Lock()
@@ -32,14 +36,14 @@ _recorder: Any = None
 def enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Whether to trace at all (read once, when a handler is decorated)."""
     env = os.environ if environ is None else environ
-    flag = env.get("PARTNERDB_TRACING", "").strip().lower()
-    if flag and flag not in _TRUE | _FALSE:
-        raise ConfigError("PARTNERDB_TRACING", "must be true or false")
-    if flag in _FALSE:
+    flag = env.get(TRACING_ENV, "").strip().lower()
+    if flag and flag not in TRUE_WORDS | FALSE_WORDS:
+        raise SdkConfigError(TRACING_ENV, "must be true or false")
+    if flag in FALSE_WORDS:
         return False
-    if env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUE:
+    if env.get(POWERTOOLS_TRACE_DISABLED_ENV, "").strip().lower() in TRUE_WORDS:
         return False
-    return flag in _TRUE or bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    return flag in TRUE_WORDS or bool(env.get(LAMBDA_ENV))
 
 
 def trace_header() -> str | None:

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from emulators.fault_server import FaultServer, hang
+from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.moto_server import start_moto
 from local import stack
-from local.fault_server import FaultServer, hang
-from local.lambda_runner import FunctionResult, LambdaFunction
-from local.moto_server import start_moto
 from local.seed import scan_items
 
 Check = Callable[[FunctionResult], bool]
@@ -107,7 +107,7 @@ def run() -> int:
     print("  building the layer (build_layer.sh) and packaging the function ...", flush=True)
     opt = stack.build_layer()
     task_root = stack.build_function("payments")
-    models = stack.load_function_module("payments", "models")
+    models = stack.load_function("payments", "models")
     moto = start_moto()
     hung_dynamodb = FaultServer(hang).start()
     env = stack.Stack(moto, opt, task_root)

@@ -4,7 +4,7 @@ moto maps credentials from AssumeRole to the role's account, so a partner "accou
 a role ARN in it. Tables are created and read back here with plain botocore clients of that
 account, independent of partnerdb, so tests can check where partnerdb's writes landed.
 
-When `TEST_DYNAMODB_ENDPOINT` is set (`python -m local.ddblocal`, for tests marked ddblocal),
+When `TEST_DYNAMODB_ENDPOINT` is set (`python -m emulators.ddblocal`, for tests marked ddblocal),
 the DynamoDB clients built here use DynamoDB Local there; STS and IAM stay on moto. DynamoDB
 Local runs with one shared database, so every "account" sees the same tables there: account
 isolation cannot be observed, and partners need distinct table prefixes.
@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
 
-from local.ddblocal import ENDPOINT_ENV
+from emulators.ddblocal import ENDPOINT_ENV
 
 ROLE_NAME = "partnerdb-access"
 
@@ -113,43 +114,62 @@ def create_role(partner: PartnerAccount, endpoint: str, trusted_account: str) ->
     )
 
 
-def _hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
-    # PynamoDB lists keys in attribute order; DynamoDB (unlike moto) wants HASH before RANGE.
+def hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    """`key_schema` with HASH before RANGE.
+
+    PynamoDB lists keys in attribute order; DynamoDB (unlike moto) wants HASH before RANGE.
+    """
     return sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
 
 
-def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
-    """Create `model`'s table (with its indexes) in the partner's account; return its name."""
+def table_params(model: Any, name: str) -> dict[str, Any]:
+    """CreateTable parameters for `model` (with its indexes) under the table name `name`."""
     # PynamoDB's schema is already in DynamoDB's wire shape (AttributeName, KeyType, ...).
     schema = model._get_schema()
-    name: str = partner.table_prefix + model.Meta.table_name
     params: dict[str, Any] = {
         "TableName": name,
         "AttributeDefinitions": schema["attribute_definitions"],
-        "KeySchema": _hash_first(schema["key_schema"]),
+        "KeySchema": hash_first(schema["key_schema"]),
         "BillingMode": "PAY_PER_REQUEST",
     }
     gsis = [
         {
             "IndexName": i["index_name"],
-            "KeySchema": _hash_first(i["key_schema"]),
+            "KeySchema": hash_first(i["key_schema"]),
             "Projection": i["projection"],
         }
         for i in schema["global_secondary_indexes"]
     ]
     if gsis:
         params["GlobalSecondaryIndexes"] = gsis
+    return params
+
+
+def create_tables(models: Iterable[Any], partner: PartnerAccount, endpoint: str) -> list[str]:
+    """Create each model's table (with its indexes) in the partner's account, with one client
+    for all of them, and wait until they exist; return their names."""
     client = account_client("dynamodb", partner.account_id, endpoint, partner.region)
-    try:
-        client.create_table(**params)
-    except client.exceptions.ResourceInUseException:
-        if not ddblocal_active():
-            raise
-        raise RuntimeError(
-            f"table {name!r} already exists in DynamoDB Local: its one shared database holds "
-            "every account's tables, so partners need distinct table prefixes there"
-        ) from None
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    names = []
+    for model in models:
+        name: str = partner.table_prefix + model.Meta.table_name
+        try:
+            client.create_table(**table_params(model, name))
+        except client.exceptions.ResourceInUseException:
+            if not ddblocal_active():
+                raise
+            raise RuntimeError(
+                f"table {name!r} already exists in DynamoDB Local: its one shared database "
+                "holds every account's tables, so partners need distinct table prefixes there"
+            ) from None
+        names.append(name)
+    for name in names:
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    return names
+
+
+def create_table_for(model: Any, partner: PartnerAccount, endpoint: str) -> str:
+    """Create `model`'s table (with its indexes) in the partner's account; return its name."""
+    [name] = create_tables([model], partner, endpoint)
     return name
 
 

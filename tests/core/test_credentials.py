@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from local.fault_server import FaultServer, hang, sts_refuse, sts_throttle
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, hang, sts_refuse, sts_throttle
+from emulators.moto_server import MotoServer
 from partnerdb import (
     ClientSettings,
     Deadline,
@@ -15,11 +15,12 @@ from partnerdb import (
     PartnerRoleRefused,
     PartnerRoleThrottled,
     Partners,
-    role_session_name,
 )
+from partnerdb.assume_role import role_session_name
 from tests.conftest import HOME_ENV
-from tests.core.conftest import ACME, GLOBEX, FakeClock
+from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
+from tests.support import FakeClock
 
 
 def partner_calls(moto: MotoServer) -> list[dict[str, str]]:

@@ -10,35 +10,28 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
+from emulators.moto_server import MotoServer
 from partnerdb import (
-    PER_REQUEST_READ_TIMEOUT,
     ClientSettings,
     Deadline,
     DeadlineExceeded,
     Partners,
     current_deadline,
 )
+from partnerdb.deadline import PER_REQUEST_READ_TIMEOUT
 from tests.core.models import Order
-
-
-class Context:
-    def __init__(self, remaining_ms: int) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+from tests.support import FakeContext
 
 
 def test_from_context_subtracts_the_buffer_and_zero_means_zero() -> None:
-    deadline = Deadline.from_context(Context(5000), buffer_ms=1000)
+    deadline = Deadline.from_context(FakeContext(5000), buffer_ms=1000)
     assert 3900 <= deadline.remaining_ms() <= 4000
-    assert Deadline.from_context(Context(0), buffer_ms=0).expired
-    assert Deadline.from_context(Context(500)).expired  # less than the buffer is no time
+    assert Deadline.from_context(FakeContext(0), buffer_ms=0).expired
+    assert Deadline.from_context(FakeContext(500)).expired  # less than the buffer is no time
     assert not Deadline.never().expired
     with pytest.raises(ValueError):
-        Deadline.from_context(Context(5000), buffer_ms=-1)
+        Deadline.from_context(FakeContext(5000), buffer_ms=-1)
 
 
 def _partners_with_dynamodb_at(
@@ -109,35 +102,35 @@ def test_each_thread_keeps_its_own_deadline(
         partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
         with partners.db("acme") as warm:
             warm.model(Order).count()  # assume the role once, up front
-        mine = partners.db("acme", deadline=Deadline.after(30))
-        barrier = threading.Barrier(8)
+        with partners.db("acme", deadline=Deadline.after(30)) as mine:
+            barrier = threading.Barrier(8)
 
-        def invoke(n: int) -> str:
-            seconds = -1.0 if n % 2 else 10.0
-            db = partners.db("acme", deadline=Deadline.after(seconds))
-            barrier.wait(timeout=10)
-            try:
-                for _ in range(5):
-                    db.model(Order).count()
-                    time.sleep(0.005)
-                return "ok"
-            except DeadlineExceeded:
-                return "deadline"
-            finally:
-                db.close()
+            def invoke(n: int) -> str:
+                seconds = -1.0 if n % 2 else 10.0
+                db = partners.db("acme", deadline=Deadline.after(seconds))
+                barrier.wait(timeout=10)
+                try:
+                    for _ in range(5):
+                        db.model(Order).count()
+                        time.sleep(0.005)
+                    return "ok"
+                except DeadlineExceeded:
+                    return "deadline"
+                finally:
+                    db.close()
 
-        with ThreadPoolExecutor(8) as pool:
-            outcomes = list(pool.map(invoke, range(8)))
-    assert outcomes == ["ok", "deadline"] * 4
-    assert current_deadline() is mine.deadline  # the threads' deadlines never reached here
+            with ThreadPoolExecutor(8) as pool:
+                outcomes = list(pool.map(invoke, range(8)))
+            assert outcomes == ["ok", "deadline"] * 4
+            assert current_deadline() is mine.deadline  # the threads' deadlines never reached here
 
 
 def test_db_as_context_manager_restores_the_previous_deadline(accounts: object) -> None:
     partners = Partners.from_env()
-    outer = partners.db("acme", deadline=Deadline.after(60))
-    with partners.db("globex", deadline=Deadline.after(5)) as db:
-        assert current_deadline() is db.deadline
-    assert current_deadline() is outer.deadline
+    with partners.db("acme", deadline=Deadline.after(60)) as outer:
+        with partners.db("globex", deadline=Deadline.after(5)) as db:
+            assert current_deadline() is db.deadline
+        assert current_deadline() is outer.deadline
 
 
 def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
@@ -156,3 +149,60 @@ def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
         overrun = -deadline.remaining()
         assert 0.8 < overrun < 1.6  # the read timeout (1.5 s from the send), not the deadline
         assert dynamodb.requests == 1
+
+
+def test_two_threads_two_deadlines_no_cross_talk_and_reset_after_with(
+    partners: Partners,
+) -> None:
+    """Each thread's `with` makes its own deadline current there, and only there, while both
+    are open at once; the hooks enforce each; leaving the `with` resets the context var."""
+    deadlines = {"acme": Deadline.after(-1.0), "globex": Deadline.after(60)}
+    inside = threading.Barrier(2)
+    seen: dict[str, dict[str, object]] = {}
+
+    def invoke(pid: str) -> None:
+        mine: dict[str, object] = {"before": current_deadline()}
+        with partners.db(pid, deadline=deadlines[pid]) as db:
+            inside.wait(timeout=10)  # both threads are inside their `with` now
+            mine["inside"] = current_deadline()
+            try:
+                db.model(Order).count()
+                mine["call"] = "ok"
+            except DeadlineExceeded:
+                mine["call"] = "deadline"
+            inside.wait(timeout=10)  # neither has left while the other ran its call
+            mine["still"] = current_deadline()
+        mine["after"] = current_deadline()
+        seen[pid] = mine
+
+    main_before = current_deadline()
+    threads = [threading.Thread(target=invoke, args=(pid,)) for pid in deadlines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert set(seen) == {"acme", "globex"}
+    for pid, mine in seen.items():
+        assert mine["before"] is None
+        assert mine["inside"] is deadlines[pid] and mine["still"] is deadlines[pid]
+        assert mine["after"] is None  # the context var was reset by the `with`
+    assert seen["acme"]["call"] == "deadline" and seen["globex"]["call"] == "ok"
+    assert current_deadline() is main_before  # nothing reached the main thread
+
+
+def test_db_without_with_activates_once_on_first_use_and_close_resets(
+    partners: Partners,
+) -> None:
+    """Outside `with`, the first model() enters the scope once; close() leaves it."""
+    before = current_deadline()
+    db = partners.db("acme", deadline=Deadline.after(-1.0))
+    assert current_deadline() is before  # constructing a PartnerDB activates nothing
+    model = db.model(Order)
+    assert current_deadline() is db.deadline
+    with pytest.raises(DeadlineExceeded):
+        model.count()  # the deadline of the db, honoured after model() returned
+    db.model(Order)  # already in scope: no second activation
+    db.close()
+    assert current_deadline() is before
+    db.close()  # idempotent
+    assert current_deadline() is before

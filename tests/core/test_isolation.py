@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from pynamodb.exceptions import DoesNotExist
 
-from local.fault_server import FaultServer, forward_to
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, forward_to
+from emulators.moto_server import MotoServer
 from local.seed import PartnerAccount, list_tables, scan_items
 from partnerdb import Deadline, ModelNotBindable, Partners
 from tests.core.conftest import ACME, GLOBEX, HOME_ACCOUNT

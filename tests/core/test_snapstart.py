@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from local.fault_server import FaultServer, forward_to
-from local.moto_server import MotoServer
+from emulators.fault_server import FaultServer, forward_to
+from emulators.moto_server import MotoServer
 from partnerdb import Partners, snapstart
 from tests.core.models import Order
 

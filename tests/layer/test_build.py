@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local import zipdeterministic
+from release import zipdeterministic
 from tests.layer.builds import PYTHON, ROOT, Build, build, run_build
 
 pytestmark = pytest.mark.slow
@@ -252,8 +252,9 @@ def test_bad_arguments_are_refused(flags: list[str], message: str, tmp_path: Pat
     assert not list(tmp_path.glob("*.zip"))
 
 
-def test_script_passes_bash_n_and_shellcheck() -> None:
-    script = str(ROOT / "build_layer.sh")
+@pytest.mark.parametrize("name", ["build_layer.sh", "release/build_layer.sh"])
+def test_script_passes_bash_n_and_shellcheck(name: str) -> None:
+    script = str(ROOT / name)
     subprocess.run(["bash", "-n", script], check=True)
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")
@@ -288,7 +289,7 @@ def run_layer_check(layer: Path, *extra: str) -> subprocess.CompletedProcess[str
             sys.executable,
             "-I",
             "-S",
-            str(ROOT / "local" / "layer_check.py"),
+            str(ROOT / "release" / "layer_check.py"),
             "imports",
             str(layer),
             "--arch",

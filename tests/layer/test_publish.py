@@ -1,4 +1,4 @@
-"""local/publish_layer.py against the moto server: publish, skip when unchanged, errors."""
+"""release/publish_layer.py against the moto server: publish, skip when unchanged, errors."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import botocore.session
 import pytest
 
-from local import publish_layer
-from local.moto_server import MotoServer
+from emulators.moto_server import MotoServer
+from release import publish_layer
 from tests.conftest import HOME_ENV
 from tests.layer.builds import PYTHON, ROOT, Build
 
@@ -125,7 +125,7 @@ def run_cli(
         [
             sys.executable,
             "-m",
-            "local.publish_layer",
+            "release.publish_layer",
             "--zip",
             str(zip_path),
             "--python",

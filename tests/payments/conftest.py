@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from local.moto_server import MotoServer
+from emulators.moto_server import MotoServer
 from local.stack import (
     DEMO_PARTNERS,
     Stack,
     build_function,
     build_layer,
-    load_function_module,
+    load_function,
     seed_partners,
 )
 from tests.payments.helpers import Payments
@@ -56,7 +56,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="session")
 def payment_models() -> tuple[Any, ...]:
     """The payments function's own PynamoDB models (to create its tables)."""
-    models: tuple[Any, ...] = load_function_module("payments", "models").MODELS
+    models: tuple[Any, ...] = load_function("payments", "models").MODELS
     return models
 
 

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from local.lambda_runner import FunctionResult, LambdaFunction
-from local.moto_server import assumed_roles
+from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.moto_server import assumed_roles
 from local.seed import PartnerAccount, scan_items
 from local.stack import DEMO_PARTNERS
 

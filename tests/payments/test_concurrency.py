@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import FaultServer, Reply, forward_to
-from local.lambda_runner import FunctionResult
+from emulators.fault_server import FaultServer, Reply, forward_to
+from emulators.lambda_runner import FunctionResult
 from local.stack import Stack
 from tests.payments.helpers import ACME, Payments, items
 

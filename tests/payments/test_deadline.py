@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.fault_server import FaultServer, forward_to, hang
+from emulators.fault_server import FaultServer, forward_to, hang
 from local.stack import Stack
 from tests.payments.helpers import ACME, Payments, access_role_calls, items
 

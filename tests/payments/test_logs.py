@@ -3,8 +3,8 @@ never a credential or an ExternalId."""
 
 from __future__ import annotations
 
-from local.fault_server import FaultServer, dynamodb_500
-from local.lambda_runner import FunctionResult
+from emulators.fault_server import FaultServer, dynamodb_500
+from emulators.lambda_runner import FunctionResult
 from local.stack import DEMO_PARTNERS, HOME_CREDENTIALS, Stack
 from tests.payments.helpers import Payments, moto_issued_secrets, sdk_lines
 

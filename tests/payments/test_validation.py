@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import FaultServer, forward_to
+from emulators.fault_server import FaultServer, forward_to
 from local.stack import Stack
 from tests.payments.helpers import ACME, TABLES, Payments, access_role_calls, items
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from emulators.fault_server import FaultServer, forward_to
+from emulators.moto_server import MotoServer
 from handler_sdk import decorator
-from local.fault_server import FaultServer, forward_to
-from local.moto_server import MotoServer
 from local.seed import PartnerAccount
 from partnerdb import ClientSettings, Partners
 from tests.conftest import HOME_ENV
@@ -27,9 +27,8 @@ from tests.reliability.support import (
     Collector,
     PaymentsRig,
     Recorder,
-    create_tables,
-    load_payments_app,
 )
+from tests.support import create_tables, load_function
 
 _LOG_FORMAT = logging.Formatter("%(name)s %(levelname)s %(message)s")
 
@@ -82,7 +81,7 @@ def _capture_everything(
 
 @pytest.fixture(scope="session")
 def payments_app() -> ModuleType:
-    """functions/payments/app.py, imported once.
+    """functions/payments/app.py, imported once (as `functions.payments.app`).
 
     app.py decorates its router with the process-wide default `Partners.from_env()` at import;
     that happens here with no partner configured and on a throwaway default, so no other suite's
@@ -98,7 +97,7 @@ def payments_app() -> ModuleType:
         patch.setenv("AWS_REGION", "us-east-1")
         patch.setattr(decorator, "_default_partners", decorator._DefaultPartners())
         patch.setattr(decorator, "_cold_start", decorator._cold_start)
-        return load_payments_app()
+        return load_function("payments")
 
 
 RigFactory = Callable[..., PaymentsRig]

@@ -8,33 +8,25 @@ bounded: servers are stopped by their owners, waits have timeouts, loops have co
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from emulators.fault_server import Behaviour, FaultServer, Reply
 from handler_sdk import with_partner_db
-from local.fault_server import Behaviour, FaultServer, Reply
-from local.seed import PartnerAccount, account_client, scan_items
+from local.seed import PartnerAccount, scan_items
 from partnerdb import ClientSettings, Partners
+from tests.support import FakeContext
 
 ROOT = Path(__file__).resolve().parents[2]
-PAYMENTS_DIR = ROOT / "functions" / "payments"
 
 #: Every status the SDK documents for a response.
 DOCUMENTED_STATUSES = frozenset({200, 400, 403, 404, 409, 502, 504})
@@ -51,64 +43,6 @@ ACME = PartnerAccount("acme", "311111111111", "rel-acme-ext-4b1d9e7c55")
 GLOBEX = PartnerAccount("globex", "322222222222", "rel-globex-ext-a07f3355d1", table_prefix="gx_")
 
 _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
-
-
-@dataclass
-class FakeContext:
-    """The part of awslambdaric's LambdaContext the SDK reads."""
-
-    remaining_ms: int = 10_000
-    function_name: str = "payments"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-class FakeClock:
-    """An injectable UTC clock for `Partners(clock=...)`: it moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_payments_app() -> ModuleType:
-    """Import functions/payments/app.py under a private name, with its own `models` and
-    `validate` as it sees them on Lambda (its folder first on the path).
-
-    The caller must make the process-wide default `Partners` that app.py builds at import
-    harmless (see `conftest.payments_app`).
-    """
-    saved = {name: sys.modules.get(name) for name in ("models", "validate")}
-    try:
-        sys.modules["models"] = _load("_reliability_payments_models", PAYMENTS_DIR / "models.py")
-        sys.modules["validate"] = _load(
-            "_reliability_payments_validate", PAYMENTS_DIR / "validate.py"
-        )
-        return _load("_reliability_payments_app", PAYMENTS_DIR / "app.py")
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 def target_of(headers: dict[str, str]) -> str:
@@ -151,73 +85,19 @@ class Recorder:
             return [key for _, key in self.calls]
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def moto_process(timeout: float = 30.0) -> Iterator[str]:
-    """A moto server in a process of its own on 127.0.0.1 (so it runs on the other core,
-    outside this process's GIL); yields its URL, and stops it (by its pid) afterwards."""
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto exited with {proc.returncode} before answering")
-            try:
-                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as resp:
-                    resp.read()
-                break
-            except OSError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()  # moto exits on SIGTERM unless a request thread holds it up
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (connections are refused)."""
-    return f"http://127.0.0.1:{free_port()}"
-
-
 def restart_on_same_port(old: FaultServer, behaviour: Behaviour) -> FaultServer:
     """A new, started FaultServer on the port of `old` (already stopped): the server coming
     back at the address the partner's client keeps using."""
     port = int(old.url.rsplit(":", 1)[1])
-    new = FaultServer(behaviour)
-    handler_class = new._httpd.RequestHandlerClass
-    new._httpd.server_close()
     deadline = time.monotonic() + 5
     while True:  # the old listening socket is closed; the port is free again at once
         try:
-            new._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+            new = FaultServer(behaviour, port=port)
             break
         except OSError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    new._httpd.daemon_threads = True
-    new._thread = threading.Thread(target=new._httpd.serve_forever, daemon=True)
     return new.start()
 
 
@@ -373,31 +253,6 @@ class PaymentsRig:
             entry = state.setdefault(item["payment_id"]["S"], {"payment": None, "transactions": {}})
             entry["transactions"][item["id"]["S"]] = item
         return state
-
-
-def create_tables(models: tuple[Any, ...], partner: PartnerAccount, moto_url: str) -> None:
-    """The payments tables in the partner's account, with one client for all of them
-    (local.seed.create_table_for builds a fresh session per table, which is slow for many)."""
-    client = account_client("dynamodb", partner.account_id, moto_url, partner.region)
-    for model in models:
-        schema = model._get_schema()
-        params: dict[str, Any] = {
-            "TableName": partner.table_prefix + model.Meta.table_name,
-            "AttributeDefinitions": schema["attribute_definitions"],
-            "KeySchema": schema["key_schema"],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        gsis = [
-            {
-                "IndexName": i["index_name"],
-                "KeySchema": i["key_schema"],
-                "Projection": i["projection"],
-            }
-            for i in schema["global_secondary_indexes"]
-        ]
-        if gsis:
-            params["GlobalSecondaryIndexes"] = gsis
-        client.create_table(**params)
 
 
 def payment_data(n: int, customer: str = "cust-1", amount: int = 1000) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from local.fault_server import Behaviour, Reply, forward_to
+from emulators.fault_server import Behaviour, Reply, forward_to
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (
     DEADLINE_MESSAGE,

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.fault_server import forward_to, sts_refuse
+from emulators.fault_server import forward_to, sts_refuse
 from partnerdb import Deadline, PartnerRoleRefused
 from tests.conftest import HOME_ENV
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import ROLE_REFUSED, FakeClock, PaymentsRig, payment_data
+from tests.reliability.support import ROLE_REFUSED, PaymentsRig, payment_data
+from tests.support import FakeClock
 
 HOME_KEY = HOME_ENV["AWS_ACCESS_KEY_ID"]
 
@@ -44,8 +45,7 @@ class Windows:
 
 def _windows(rig: PaymentsRig) -> Windows:
     """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
-    with rig.partners.db("acme") as db:
-        credentials = db._session.credentials
+    credentials = rig.partners.session("acme").credentials
     duration = rig.partners.settings.duration_seconds
     advisory = float(credentials._advisory_refresh_timeout)
     mandatory = float(credentials._mandatory_refresh_timeout)

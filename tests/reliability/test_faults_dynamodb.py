@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from pynamodb.exceptions import GetError
 
-from local.fault_server import Behaviour, dynamodb_500, dynamodb_throttle, forward_to, hang
+from emulators.fault_server import Behaviour, dynamodb_500, dynamodb_throttle, forward_to, hang
 from partnerdb import Deadline, DeadlineExceeded, PartnerDBError
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (

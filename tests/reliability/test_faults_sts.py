@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import Behaviour, forward_to, hang, sts_refuse, sts_throttle
+from emulators.fault_server import Behaviour, forward_to, hang, sts_refuse, sts_throttle
 from partnerdb import (
     Deadline,
     DeadlineExceeded,
@@ -31,10 +31,10 @@ from tests.reliability.support import (
     ROLE_THROTTLED,
     SLACK_S,
     PaymentsRig,
-    closed_port_url,
     payment_data,
     timed,
 )
+from tests.support import closed_port_url
 
 #: The partner's DB deadline in the timed cases (the handler's is remaining_ms - 1000 ms).
 DEADLINE_S = 1.0

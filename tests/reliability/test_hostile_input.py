@@ -29,7 +29,8 @@ from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import ACME, DOCUMENTED_STATUSES, GLOBEX, FakeContext, PaymentsRig
+from tests.reliability.support import ACME, DOCUMENTED_STATUSES, GLOBEX, PaymentsRig
+from tests.support import FakeContext
 
 EXAMPLES = 700
 KNOWN = frozenset({"acme", "globex"})

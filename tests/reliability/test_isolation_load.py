@@ -25,18 +25,16 @@ from typing import Any
 
 import pytest
 
+from emulators.fault_server import FaultServer, Reply, forward_to
+from emulators.moto_server import MotoServer
 from handler_sdk import with_partner_db
-from local.fault_server import FaultServer, Reply, forward_to
-from local.moto_server import MotoServer
 from local.seed import PartnerAccount, list_tables, scan_items
 from partnerdb import ClientSettings, Partners
 from tests.reliability.support import (
     Collector,
-    FakeContext,
-    create_tables,
-    moto_process,
     outcome_of,
 )
+from tests.support import FakeContext, create_tables, moto_process
 
 THREADS = 32
 OPERATIONS = 5_000

@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import ACME, FakeContext, PaymentsRig, outcome_of, payment_data
+from tests.reliability.support import ACME, PaymentsRig, outcome_of, payment_data
+from tests.support import FakeContext
 
 
 def _api_event(version: str, body: str) -> dict[str, Any]:

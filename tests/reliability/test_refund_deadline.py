@@ -15,20 +15,20 @@ from typing import Any
 
 import pytest
 
+from emulators.fault_server import Behaviour, Reply, forward_to
 from handler_sdk import with_partner_db
-from local.fault_server import Behaviour, Reply, forward_to
 from partnerdb import Deadline, PartnerDB
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (
     DEADLINE_MESSAGE,
     SLACK_S,
-    FakeContext,
     PaymentsRig,
     outcome_of,
     payment_data,
     target_of,
     timed,
 )
+from tests.support import FakeContext
 
 DEADLINE_S = 1.0
 REFUND = 300

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_runner import FunctionResult, LambdaFunction
-from local.runtime_api import API_PREFIX, RuntimeAPIServer
+from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.runtime_api import RuntimeAPIServer
+from emulators.runtime_http import API_PREFIX
 
 HANDLERS = Path(__file__).parent / "handlers"
 SECRET = "probe-secret-value-must-not-be-logged"

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.sam.refcheck import load_template
+from tests.sam.templates import PARTNER_ROLE, TEMPLATE
 
 SAM_DIR = Path(__file__).resolve().parent
 
@@ -64,3 +68,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("sam_build"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def partner_template() -> dict[str, Any]:
+    return load_template(PARTNER_ROLE)

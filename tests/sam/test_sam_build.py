@@ -2,7 +2,7 @@
 
 Both resources use `BuildMethod: makefile`, which SAM runs in-process: functions/payments/Makefile
 for the function, layer/Makefile (build_layer.sh) for the layers. SAM itself comes from its own
-venv (local/sam.py; aws-sam-cli pins an older boto3 than the dev venv's). Runs in
+venv (release/sam.py; aws-sam-cli pins an older boto3 than the dev venv's). Runs in
 `make test-sam`; plain `make test` skips it (tests/sam/conftest.py says when and why).
 
 Checked: the function artifact holds the function's modules and handler_sdk and nothing of
@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from local import sam
+from release import sam
 from tests.sam.refcheck import check_references, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,7 @@ NATIVE_TAG = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 LAYER_ONLY = ("partnerdb", "botocore", "boto3", "pynamodb", "aws_xray_sdk", "wrapt")
 # Needed before `sam build` can succeed (some are written by other parts of the project).
 INPUTS = (
+    "functions/payments/__init__.py",
     "functions/payments/app.py",
     "functions/payments/models.py",
     "functions/payments/Makefile",
@@ -48,6 +49,7 @@ INPUTS = (
     "layer/partnerdb/__init__.py",
     "layer/Makefile",
     "build_layer.sh",
+    "release/build_layer.sh",
 )
 
 
@@ -129,8 +131,9 @@ def test_built_template_points_at_the_artifacts(
 
 def test_function_artifact_is_function_code_and_handler_sdk_only(build_dir: Path) -> None:
     function = build_dir / FUNCTION
-    assert (function / "app.py").is_file()
-    assert (function / "models.py").is_file()
+    assert (function / "payments" / "__init__.py").is_file()
+    assert (function / "payments" / "app.py").is_file()
+    assert (function / "payments" / "models.py").is_file()
     assert (function / "handler_sdk" / "__init__.py").is_file()
     sdk_sources = {p.relative_to(ROOT / "handler_sdk") for p in (ROOT / "handler_sdk").glob("*.py")}
     assert sdk_sources <= {
@@ -191,7 +194,7 @@ def python312() -> str | None:
 IMPORT_CHECK = """
 import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-import app
+from payments import app
 import handler_sdk, partnerdb
 print(json.dumps({
     "handler": callable(getattr(app, "handler", None)),

@@ -1,4 +1,5 @@
-"""SDK test fixtures: two partner accounts in moto, sample events, a fake Lambda context."""
+"""SDK test fixtures: two partner accounts in moto and sample events (the fake Lambda
+context is `tests.support.FakeContext`)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,15 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from emulators.fault_server import FaultServer, sts_error
+from emulators.moto_server import MotoServer
 from handler_sdk import decorator
-from local.fault_server import FaultServer, sts_error
-from local.moto_server import MotoServer
 from partnerdb import Partners
 from tests.conftest import HOME_ENV
 from tests.sdk.models import Payment
@@ -34,23 +33,6 @@ PARTNER_ENV = {
     "PARTNER_GLOBEX_EXTERNAL_ID": GLOBEX_EXTERNAL_ID,
     "PARTNER_GLOBEX_TABLE_PREFIX": "gx_",
 }
-
-
-@dataclass
-class FakeContext:
-    """The attributes of awslambdaric's LambdaContext the SDK and Powertools read."""
-
-    remaining_ms: int = 10_000
-    function_name: str = "payments"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:payments"
-    log_group_name: str = "/aws/lambda/payments"
-    log_stream_name: str = "2024/11/26/[$LATEST]0123456789abcdef"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def load_event(name: str) -> dict[str, Any]:

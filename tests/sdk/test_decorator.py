@@ -11,8 +11,9 @@ import pytest
 
 from handler_sdk import decorator, with_partner_db
 from partnerdb import ConfigError, ModelNotBindable, PartnerDB, Partners, current_deadline
-from tests.sdk.conftest import FakeContext, body, fresh_partners, load_event
+from tests.sdk.conftest import body, fresh_partners, load_event
 from tests.sdk.models import Payment
+from tests.support import FakeContext
 
 
 def direct(pid: str = "acme", **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import pytest
 from handler_sdk import BadRequest, Conflict, NotFound, Shape, with_partner_db
 from handler_sdk.events import detect_shape, partner_id_of
 from partnerdb import InvalidPartnerId, PartnerDB, Partners
-from tests.sdk.conftest import FakeContext, FakeSTS, body, load_event
+from tests.sdk.conftest import FakeSTS, body, load_event
+from tests.support import FakeContext
 
 
 def status_and_error(response: dict[str, Any]) -> tuple[int, str]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import pytest
 
 from handler_sdk import with_partner_db
 from partnerdb import PartnerDB, Partners
-from tests.sdk.conftest import FakeContext, load_event, log_lines, secrets
+from tests.sdk.conftest import load_event, log_lines, secrets
 from tests.sdk.models import Payment
+from tests.support import FakeContext
 
 FIELDS = {
     "timestamp",
@@ -173,3 +175,35 @@ def test_handlers_and_filters_added_to_the_logger_get_the_same_line(
     varying = ("timestamp", "request_id", "duration_ms", "cold_start", "sts_calls")
     assert {k: v for k, v in first.items() if k not in varying} == {
         k: v for k, v in second.items() if k not in varying}
+
+
+def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
+    partners: Partners, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two invocations for two partners run at once in two threads, each assuming its
+    partner's role while the other is in flight: each line counts its own AssumeRole only
+    (a process-wide before/after difference would count both in both lines)."""
+    started, assumed = threading.Barrier(2), threading.Barrier(2)
+
+    @with_partner_db(models=[Payment], partners=partners)
+    def handler(event: Any, context: Any, db: PartnerDB) -> Any:
+        started.wait(timeout=10)  # both invocations are running before either calls STS
+        item = db.model(Payment).get("p-1")  # this partner's first call: one AssumeRole
+        assumed.wait(timeout=10)  # both AssumeRoles are done before either invocation ends
+        return item
+
+    capsys.readouterr()
+    threads = [
+        threading.Thread(target=handler, args=({"partnerId": pid}, FakeContext()))
+        for pid in ("acme", "globex")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    lines = log_lines(capsys.readouterr().out)
+    assert sorted((line["partner_id"], line["status"], line["sts_calls"]) for line in lines) == [
+        ("acme", 200, 1),
+        ("globex", 200, 1),
+    ]
+    assert partners.stats.sts_calls == 2

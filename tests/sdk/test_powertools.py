@@ -14,8 +14,9 @@ from aws_lambda_powertools import Logger, Tracer
 
 from handler_sdk import ActionRouter, with_partner_db
 from partnerdb import PartnerDB, Partners
-from tests.sdk.conftest import FakeContext, body, load_event, log_lines
+from tests.sdk.conftest import body, load_event, log_lines
 from tests.sdk.models import Payment
+from tests.support import FakeContext
 
 
 @pytest.fixture

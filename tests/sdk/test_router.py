@@ -10,8 +10,9 @@ import pytest
 
 from handler_sdk import ActionRouter, Conflict, NotFound, with_partner_db
 from partnerdb import PartnerDB, Partners
-from tests.sdk.conftest import FakeContext, body, load_event, log_lines
+from tests.sdk.conftest import body, load_event, log_lines
 from tests.sdk.models import Payment
+from tests.support import FakeContext
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import sysconfig
 from pathlib import Path
 from typing import Any
 
-from local.lambda_runner import LambdaFunction
+from emulators.lambda_runner import LambdaFunction
 from partnerdb import Partners
 from tests.sdk.conftest import ROOT, load_event, secrets
 

@@ -1,4 +1,4 @@
-"""SnapStart through the local emulator (`local.snapstart`) and the real awslambdaric.
+"""SnapStart through the local emulator (`emulators.snapstart`) and the real awslambdaric.
 
 The snapshot process runs the function's init and partnerdb's before-snapshot hook; each
 restored copy is a fork of it that goes through `/runtime/restore/next` and the after-restore
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from local.fault_server import FaultServer, forward_to
-from local.moto_server import MotoServer, assumed_roles
-from local.snapstart import SnapStartFunction
+from emulators.fault_server import FaultServer, forward_to
+from emulators.moto_server import MotoServer, assumed_roles
+from emulators.snapstart import SnapStartFunction
 from partnerdb import Partners
 from tests.sdk.conftest import ROOT
 
@@ -129,7 +129,7 @@ def test_without_hooks_copies_share_the_snapshots_socket_and_random_state(
 
 @pytest.mark.slow
 def test_an_init_error_is_no_snapshot(env: dict[str, str], tmp_path: Path) -> None:
-    from local.snapstart import SnapshotError
+    from emulators.snapstart import SnapshotError
 
     broken = {k: v for k, v in env.items() if k != "PARTNER_ACME_EXTERNAL_ID"}
     with function(tmp_path, "tests.sdk.snapstart_app.handler", broken) as fn, \

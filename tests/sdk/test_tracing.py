@@ -21,22 +21,14 @@ PARENT = "53995c3f42cd8ad8"
 
 APP = """
 import json, os, sys
+from emulators.lambda_context import FakeContext  # tests.support's, without moto's imports
 from tests.sdk.app import handler
 
-class Context:
-    function_name = "payments"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:payments"
-    memory_limit_in_mb = 512
-    def __init__(self, request_id):
-        self.aws_request_id = request_id
-    def get_remaining_time_in_millis(self):
-        return 10000
-
 event = {"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}}
-statuses = [handler(event, Context("req-1"))["status"]]
+statuses = [handler(event, FakeContext(aws_request_id="req-1"))["status"]]
 if os.environ.get("SECOND_TRACE_HEADER"):
     os.environ["_X_AMZN_TRACE_ID"] = os.environ["SECOND_TRACE_HEADER"]  # as awslambdaric does
-    statuses.append(handler(event, Context("req-2"))["status"])
+    statuses.append(handler(event, FakeContext(aws_request_id="req-2"))["status"])
 print(json.dumps({"statuses": statuses, "xray_imported": "aws_xray_sdk" in sys.modules,
                   "boto3_imported": "boto3" in sys.modules}))
 """

@@ -33,7 +33,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _partner(partner_id: str) -> tuple[Any, str]:
+def partner_client(partner_id: str) -> tuple[Any, str]:
     """The partner's DynamoDB client and table prefix; AssumeRole only when needed."""
     cached = _partners.get(partner_id)
     if cached is not None and cached[0] - time.time() > REFRESH_BEFORE_EXPIRY_S:
@@ -63,7 +63,7 @@ def _partner(partner_id: str) -> tuple[Any, str]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Get the payment `event["data"]["id"]` from the partner's `payments` table."""
     partner_id = str(event["partnerId"]).lower()
-    client, prefix = _partner(partner_id)
+    client, prefix = partner_client(partner_id)
     response = client.get_item(
         TableName=prefix + "payments", Key={"id": {"S": event["data"]["id"]}}
     )

@@ -89,7 +89,8 @@ def forward_to(url: str) -> Behaviour:
 class FaultServer:
     """A threaded HTTP server on 127.0.0.1 whose behaviour can change between requests."""
 
-    def __init__(self, behaviour: Behaviour = hang) -> None:
+    def __init__(self, behaviour: Behaviour = hang, *, port: int = 0) -> None:
+        """`port` 0 picks a free one; a given port lets a server come back where one was."""
         self.behaviour = behaviour
         self.requests = 0
         self.connections = 0
@@ -131,7 +132,7 @@ class FaultServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -14,299 +14,42 @@ Served, because awslambdaric 4.2.2 calls them (native client for the invocation 
 - ``POST /2018-06-01/runtime/init/error``                 202 (expected exactly by awslambdaric)
 - ``GET  /2018-06-01/runtime/restore/next``, ``POST .../restore/error``  (SnapStart only)
 
-The deadline starts when ``/next`` hands the event out, as on Lambda. Sockets get TCP_NODELAY
-(Nagle plus delayed ACK cost 85 ms per warm call) and connections stay alive (HTTP/1.1).
+The deadline starts when ``/next`` hands the event out, as on Lambda. This module holds the
+state (queue, running invocations, init); `emulators.runtime_http` is the HTTP server and
+handler in front of it, and `emulators.runtime_invocations` the records it keeps and returns.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import secrets
-import select
-import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, cast
+from typing import Any
 
-API_PREFIX = "/2018-06-01/runtime"
+from .runtime_http import (
+    MAX_RESPONSE_BYTES,
+    NextRequest,
+    RuntimeHTTPServer,
+)
+from .runtime_invocations import (
+    InvocationResult,
+    PendingInvocation,
+    RuntimeReady,
+    exit_message,
+    make_trace_id,
+    parse_body,
+    timeout_message,
+)
+
 DEFAULT_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:local"
 TIMEOUT_ERROR_TYPE = "Sandbox.Timedout"
 EXIT_ERROR_TYPE = "Runtime.ExitError"
 TOO_LARGE_ERROR_TYPE = "Function.ResponseSizeTooLarge"
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response limit
-_MAX_REQUEST_BYTES = MAX_RESPONSE_BYTES + 1024 * 1024  # what we read before refusing
-_ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"  # Python client sends it, native not
-_XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
 _SLICE_S = 0.5  # longest single wait on a condition; every loop re-checks its own deadline
-
-_log = logging.getLogger(__name__)
-
-
-def make_trace_id(sampled: bool = False) -> str:
-    """An X-Ray trace header as Lambda hands it to the runtime (`Lambda-Runtime-Trace-Id`)."""
-    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
-    return f"Root={root};Parent={secrets.token_hex(8)};Sampled={1 if sampled else 0}"
-
-
-@dataclass(frozen=True)
-class InvocationResult:
-    """What an invocation came back with, as the caller of `Invoke` would see it.
-
-    `payload` is the parsed JSON body (the error document for errors; text when the body is
-    not JSON; None when empty). Times are `time.monotonic()` seconds; the `*_ms` properties
-    derive from them.
-    """
-
-    request_id: str
-    payload: Any
-    raw: bytes
-    content_type: str | None
-    is_error: bool
-    error_type: str | None
-    error_message: str | None
-    timed_out: bool
-    init_error: bool
-    trace_id: str
-    deadline_ms: int | None
-    submitted_at: float
-    handed_out_at: float | None
-    completed_at: float
-    xray_error_cause: str | None = None
-
-    @property
-    def queued_ms(self) -> float | None:
-        """From submission to `/next` handing the event out (includes init on a cold start)."""
-        if self.handed_out_at is None:
-            return None
-        return (self.handed_out_at - self.submitted_at) * 1000.0
-
-    @property
-    def duration_ms(self) -> float | None:
-        """From hand-out to the response: what Lambda reports as Duration."""
-        if self.handed_out_at is None:
-            return None
-        return (self.completed_at - self.handed_out_at) * 1000.0
-
-    @property
-    def total_ms(self) -> float:
-        """From submission to the result."""
-        return (self.completed_at - self.submitted_at) * 1000.0
-
-    @classmethod
-    def failure(
-        cls,
-        request_id: str,
-        error_type: str,
-        message: str,
-        *,
-        submitted_at: float,
-        trace_id: str = "",
-        handed_out_at: float | None = None,
-        deadline_ms: int | None = None,
-        timed_out: bool = False,
-        init_error: bool = False,
-        body: dict[str, Any] | None = None,
-    ) -> InvocationResult:
-        """A platform-made error result (timeout, runtime exit, init failure)."""
-        document: dict[str, Any] = {"errorMessage": message, "errorType": error_type}
-        if body:
-            document = {**body, **document}
-        raw = json.dumps(document).encode()
-        return cls(
-            request_id=request_id,
-            payload=document,
-            raw=raw,
-            content_type="application/json",
-            is_error=True,
-            error_type=error_type,
-            error_message=message,
-            timed_out=timed_out,
-            init_error=init_error,
-            trace_id=trace_id,
-            deadline_ms=deadline_ms,
-            submitted_at=submitted_at,
-            handed_out_at=handed_out_at,
-            completed_at=time.monotonic(),
-        )
-
-
-def timeout_message(request_id: str, timeout_s: float) -> str:
-    """Lambda's wording for an invocation cut at its deadline."""
-    return f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
-
-
-def exit_message(request_id: str, returncode: int) -> str:
-    """Lambda's wording for a runtime process that died during an invocation."""
-    status = f"signal: {-returncode}" if returncode < 0 else f"exit status {returncode}"
-    return f"RequestId: {request_id} Error: Runtime exited with error: {status}"
-
-
-@dataclass
-class PendingInvocation:
-    """A queued or running invocation. Mutated only by the server, under its lock."""
-
-    request_id: str
-    body: bytes
-    timeout_s: float
-    trace_id: str
-    function_arn: str
-    client_context: str | None
-    cognito_identity: str | None
-    submitted_at: float
-    handed_out_at: float | None = None
-    deadline_at: float | None = None  # monotonic
-    deadline_ms: int | None = None  # epoch ms, the header value
-    result: InvocationResult | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None
-
-
-@dataclass(frozen=True)
-class RuntimeReady:
-    """How waiting for a fresh runtime process to finish its init ended."""
-
-    state: Literal["ready", "init_error", "exited", "timeout"]
-    at: float  # monotonic time the state was reached
-    init_error: dict[str, Any] | None = None
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """Threading server that disables Nagle and tracks connections so stop() can close them."""
-
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], api: RuntimeAPIServer) -> None:
-        self.api = api
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.connections_lock:
-            self.connections.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            conns = list(self.connections)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Routes Runtime API requests to the owning RuntimeAPIServer."""
-
-    protocol_version = "HTTP/1.1"
-    server_version = "LocalLambdaRuntimeAPI/1.0"
-
-    @property
-    def api(self) -> RuntimeAPIServer:
-        return cast(_HTTPServer, self.server).api
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("runtime api: " + format, *args)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == f"{API_PREFIX}/invocation/next":
-            self.api._serve_next(self)
-        elif path == f"{API_PREFIX}/restore/next":
-            self.send_json(200, {})
-        else:
-            self.send_json(404, {"errorType": "NotFound", "errorMessage": path})
-
-    def do_POST(self) -> None:
-        body = self.read_body()
-        if body is None:
-            self.send_json(413, {"errorType": "RequestEntityTooLarge", "errorMessage": ""})
-            self.close_connection = True
-            return
-        path = self.path.split("?", 1)[0]
-        parts = path[len(API_PREFIX) + 1 :].split("/") if path.startswith(API_PREFIX) else []
-        if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
-            status, reply = self.api._complete(parts[1], parts[2] == "error", body, self)
-            self.send_json(status, reply)
-        elif parts in (["init", "error"], ["restore", "error"]):  # restore: a SnapStart copy's
-            self.api._record_init_error(body, self.headers.get(_ERROR_TYPE_HEADER))  # init
-            self.send_json(202, {"status": "OK"})
-        else:
-            self.send_json(404, {"errorType": "NotFound", "errorMessage": path})
-
-    def read_body(self) -> bytes | None:
-        """The request body (Content-Length or chunked); None when it is over the limit."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            total = 0
-            for _ in range(100_000):
-                size = int(self.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    for _ in range(100):  # trailers end with an empty line
-                        if self.rfile.readline(65536) in (b"\r\n", b"\n", b""):
-                            break
-                    break
-                total += size
-                if total > _MAX_REQUEST_BYTES:
-                    return None
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(16)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_REQUEST_BYTES:
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def send_json(self, status: int, document: Any) -> None:
-        self.send_body(status, json.dumps(document).encode(), {})
-
-    def send_body(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def _peer_closed(conn: socket.socket) -> bool:
-    """True when the runtime on the other end of a waiting `/next` has gone away."""
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        if not readable:
-            return False
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except (OSError, ValueError):
-        return True
-
-
-def _parse_body(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw.decode("utf-8", "replace")
 
 
 class RuntimeAPIServer:
@@ -336,7 +79,7 @@ class RuntimeAPIServer:
         self._init_error: dict[str, Any] | None = None
         self._init_error_at: float | None = None
         self._stopping = False
-        self._httpd: _HTTPServer | None = None
+        self._httpd: RuntimeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -346,7 +89,7 @@ class RuntimeAPIServer:
         if self._httpd is not None:
             return self
         self._stopping = False
-        self._httpd = _HTTPServer((self.host, self.port), self)
+        self._httpd = RuntimeHTTPServer((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -547,7 +290,7 @@ class RuntimeAPIServer:
         )
         return self.wait(pending, handout_timeout_s=handout_timeout_s, exit_code=exit_code)
 
-    # internals (called with or from handler threads)
+    # the routes (RuntimeBackend), called from handler threads
 
     def _expire(
         self, pending: PendingInvocation, after_s: float, *, init: bool
@@ -592,9 +335,8 @@ class RuntimeAPIServer:
             self._queue.remove(pending)
         self._cond.notify_all()
 
-    def _serve_next(self, handler: _Handler) -> None:
+    def serve_next(self, request: NextRequest) -> None:
         """`GET /next`: block until an event is queued, hand it out, start its deadline."""
-        conn = cast(socket.socket, handler.connection)
         idle_until = time.monotonic() + self.next_idle_timeout_s
         pending: PendingInvocation | None = None
         with self._cond:
@@ -603,7 +345,7 @@ class RuntimeAPIServer:
                 self._ready_at = time.monotonic()
                 self._cond.notify_all()
             for _ in range(int(self.next_idle_timeout_s / _SLICE_S) + 2):
-                if self._stopping or generation != self._generation or _peer_closed(conn):
+                if self._stopping or generation != self._generation or request.peer_closed():
                     break
                 if self._queue:
                     pending = self._queue.popleft()
@@ -618,7 +360,7 @@ class RuntimeAPIServer:
                     break
                 self._cond.wait(min(_SLICE_S, remaining))
         if pending is None:
-            handler.close_connection = True  # the runtime is gone, stale or the server stops
+            request.drop()  # the runtime is gone, stale or the server stops
             return
         headers = {
             "Lambda-Runtime-Aws-Request-Id": pending.request_id,
@@ -631,9 +373,9 @@ class RuntimeAPIServer:
         if pending.cognito_identity is not None:
             headers["Lambda-Runtime-Cognito-Identity"] = pending.cognito_identity
         try:
-            handler.send_body(200, pending.body, headers)
+            request.send(200, pending.body, headers)
         except OSError:
-            handler.close_connection = True
+            request.drop()
             with self._cond:  # never delivered: put it back for the next runtime
                 if pending.result is None:
                     self._running.pop(pending.request_id, None)
@@ -641,8 +383,15 @@ class RuntimeAPIServer:
                     self._queue.appendleft(pending)
                     self._cond.notify_all()
 
-    def _complete(
-        self, request_id: str, is_error: bool, body: bytes, handler: _Handler
+    def complete(
+        self,
+        request_id: str,
+        is_error: bool,
+        body: bytes,
+        *,
+        content_type: str | None,
+        error_type_header: str | None,
+        xray_cause: str | None,
     ) -> tuple[int, dict[str, str]]:
         """`POST /invocation/{id}/response|error`: settle the invocation; status and reply."""
         completed_at = time.monotonic()
@@ -661,16 +410,12 @@ class RuntimeAPIServer:
                     f"payload size ({MAX_RESPONSE_BYTES} bytes).",
                 )
                 return 413, {"errorType": "RequestEntityTooLarge", "errorMessage": ""}
-            payload = _parse_body(body)
+            payload = parse_body(body)
             error_type: str | None = None
             error_message: str | None = None
             if is_error:
                 document = payload if isinstance(payload, dict) else {}
-                error_type = (
-                    document.get("errorType")
-                    or handler.headers.get(_ERROR_TYPE_HEADER)
-                    or "Unhandled"
-                )
+                error_type = document.get("errorType") or error_type_header or "Unhandled"
                 error_message = document.get("errorMessage")
             self._settle(
                 pending,
@@ -678,7 +423,7 @@ class RuntimeAPIServer:
                     request_id=request_id,
                     payload=payload,
                     raw=body,
-                    content_type=handler.headers.get("Content-Type"),
+                    content_type=content_type,
                     is_error=is_error,
                     error_type=error_type,
                     error_message=error_message,
@@ -689,14 +434,14 @@ class RuntimeAPIServer:
                     submitted_at=pending.submitted_at,
                     handed_out_at=pending.handed_out_at,
                     completed_at=completed_at,
-                    xray_error_cause=handler.headers.get(_XRAY_CAUSE_HEADER) or None,
+                    xray_error_cause=xray_cause or None,
                 ),
             )
         return 202, {"status": "OK"}
 
-    def _record_init_error(self, body: bytes, header_type: str | None) -> None:
+    def record_init_error(self, body: bytes, header_type: str | None) -> None:
         """`POST /init/error`: remember it and fail every invocation still waiting for init."""
-        parsed = _parse_body(body)
+        parsed = parse_body(body)
         document: dict[str, Any] = parsed if isinstance(parsed, dict) else {"errorMessage": parsed}
         error_type = str(document.get("errorType") or header_type or "Runtime.Unknown")
         message = str(document.get("errorMessage") or "")

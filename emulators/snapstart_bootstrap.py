@@ -1,6 +1,6 @@
 """The runtime side of local SnapStart: `python -S -m snapstart_bootstrap <handler>`.
 
-Linked into a SnapStart function's runtime directory by `local.snapstart` and run instead of
+Linked into a SnapStart function's runtime directory by `emulators.snapstart` and run instead of
 `python -m awslambdaric`, with `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`. It runs the real
 awslambdaric bootstrap unchanged: init (the handler module's import), then the before-snapshot
 hooks of `snapshot_restore_py`. Where awslambdaric then calls `GET /runtime/restore/next` and

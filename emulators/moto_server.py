@@ -8,10 +8,18 @@ accounts are told apart.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from moto.server import ThreadedMotoServer
+
+from .ports import free_port
 
 
 @dataclass
@@ -64,3 +72,40 @@ def assumed_roles() -> list[dict[str, str]]:
                     }
                 )
     return calls
+
+
+@contextmanager
+def moto_process(timeout: float = 30.0) -> Iterator[str]:
+    """A moto server in a process of its own on 127.0.0.1 (so it runs on another core,
+    outside this process's GIL); yields its URL, and stops it (by its pid) afterwards."""
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"moto exited with {proc.returncode} before answering")
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=2) as resp:
+                    resp.read()
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()  # moto exits on SIGTERM unless a request thread holds it up
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,7 +1,7 @@
 """Checks the layer build runs on what it installed and on the finished, unpacked zip.
 
 Standard library only, and meant to run as a script in an isolated interpreter of the layer's
-target Python (`pythonX.Y -I -S local/layer_check.py ...`): `-I` ignores PYTHON* variables,
+target Python (`pythonX.Y -I -S release/layer_check.py ...`): `-I` ignores PYTHON* variables,
 user site-packages and the script's own folder, `-S` skips site-packages, so the only
 third-party code importable is what the layer ships (plus, for a slim layer, a stand-in for the
 boto3/botocore that the Lambda runtime provides).

@@ -6,9 +6,9 @@ never goes into `.venv`: this module installs the pinned version into a separate
 it from there. SAM's telemetry is switched off and its weekly "newer version" look-up is kept
 from running (its settings live in `build/sam-venv/app`, not in the user's home).
 
-    local/sam.sh build                          # the same as: python local/sam.py build
-    local/sam.sh deploy --guided
-    python local/sam.py --ensure                # install only, print the sam executable
+    release/sam.sh build                          # the same as: python release/sam.py build
+    release/sam.sh deploy --guided
+    python release/sam.py --ensure                # install only, print the sam executable
 
 `PARTNERDB_SAM_VENV` puts the venv elsewhere. Creating it takes about 30 s and 340 MB.
 """

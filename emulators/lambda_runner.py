@@ -1,6 +1,6 @@
 """Run a Lambda function locally through the real runtime client, the way Lambda runs it.
 
-One `LambdaFunction` is one execution environment: a Runtime API server (`local.runtime_api`)
+One `LambdaFunction` is one execution environment: a Runtime API server (`emulators.runtime_api`)
 and at most one `python -S -m awslambdaric <handler>` process, started on the first invocation
 (cold start), reused while it stays healthy (warm), killed and replaced after a timeout or a
 crash. Why a real process per environment: cold start cost, module-level state, `sys.path` order
@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import importlib.metadata
 import math
 import os
-import re
-import select
 import shutil
 import signal
 import subprocess
@@ -30,62 +27,30 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
-from .runtime_api import (
-    EXIT_ERROR_TYPE,
-    TIMEOUT_ERROR_TYPE,
+from .process_output import LogBuffer, OutputReader
+from .runtime_api import EXIT_ERROR_TYPE, TIMEOUT_ERROR_TYPE, RuntimeAPIServer
+from .runtime_invocations import (
     InvocationResult,
-    RuntimeAPIServer,
     RuntimeReady,
     exit_message,
     make_trace_id,
     timeout_message,
 )
+from .runtime_link import RUNTIME_DISTRIBUTION, link_runtime
+from .runtime_process import Launcher, RuntimeProcess, popen_launcher
 
-RUNTIME_DISTRIBUTION = "awslambdaric"
 DEFAULT_ACCOUNT_ID = "123456789012"
 # Set by the runner; a caller's `env` may not override them.
 RESERVED_ENV = frozenset(
     {"AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "_HANDLER", "PYTHONPATH"}
 )
-_MAX_LOG_BYTES = 32 * 1024 * 1024  # older output is dropped beyond this
 _REAP_TIMEOUT_S = 5.0
 _PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-class RuntimeProcess(Protocol):
-    """What the runner needs of a runtime process: a `subprocess.Popen` or a stand-in."""
-
-    pid: int
-    stdout: IO[bytes] | None
-    returncode: int | None
-
-    def poll(self) -> int | None: ...
-
-    def wait(self, timeout: float | None = None) -> int: ...
-
-    def kill(self) -> None: ...
-
-
-#: starts a runtime process from (command, environment, working directory)
-Launcher = Callable[[list[str], dict[str, str], Path], RuntimeProcess]
-
-
-def popen_launcher(cmd: list[str], env: dict[str, str], cwd: Path) -> RuntimeProcess:
-    """A fresh interpreter in its own process group, stdout and stderr on one pipe."""
-    return subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: killed with whatever it started
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,133 +71,6 @@ class FunctionResult(InvocationResult):
     logs: str
 
 
-class _LogBuffer:
-    """All output of a function's runtime processes, in order, addressed by absolute offsets."""
-
-    def __init__(self, max_bytes: int = _MAX_LOG_BYTES) -> None:
-        self._lock = threading.Lock()
-        self._data = bytearray()
-        self._dropped = 0  # bytes trimmed from the front
-        self._max_bytes = max_bytes
-
-    def append(self, chunk: bytes) -> None:
-        with self._lock:
-            self._data += chunk
-            excess = len(self._data) - self._max_bytes
-            if excess > 0:
-                del self._data[:excess]
-                self._dropped += excess
-
-    def size(self) -> int:
-        with self._lock:
-            return self._dropped + len(self._data)
-
-    def text(self, start: int = 0, end: int | None = None) -> str:
-        with self._lock:
-            lo = max(0, start - self._dropped)
-            hi = len(self._data) if end is None else max(lo, end - self._dropped)
-            return self._data[lo:hi].decode("utf-8", "replace")
-
-
-class _OutputReader:
-    """Copies a runtime process's stdout+stderr pipe into a `_LogBuffer` on a thread.
-
-    `drain()` also reads on the caller's thread, under the same lock: once the runtime has
-    answered an invocation, a drain leaves everything it printed before answering in the buffer.
-    """
-
-    _MAX_POLLS = 10_000_000  # about 11 days of idle 0.1 s polls; ends earlier at EOF or close()
-
-    def __init__(self, stream: IO[bytes], sink: _LogBuffer) -> None:
-        self._stream = stream
-        self._fd = stream.fileno()
-        os.set_blocking(self._fd, False)
-        self._sink = sink
-        self._lock = threading.Lock()
-        self._eof = False
-        self._closing = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lambda-output", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        for _ in range(self._MAX_POLLS):
-            if self._closing.is_set() or self._eof:
-                return
-            try:
-                readable, _, _ = select.select([self._fd], [], [], 0.1)
-            except (OSError, ValueError):
-                return
-            if readable:
-                self.drain()
-
-    def drain(self) -> None:
-        """Move whatever the pipe holds now into the buffer, without blocking."""
-        with self._lock:
-            for _ in range(1024):
-                if self._eof:
-                    return
-                try:
-                    chunk = os.read(self._fd, 65536)
-                except BlockingIOError:
-                    return
-                except OSError:
-                    self._eof = True
-                    return
-                if not chunk:
-                    self._eof = True
-                    return
-                self._sink.append(chunk)
-
-    def close(self, timeout_s: float = 2.0) -> None:
-        """Read to end of file (the process is gone), bounded by `timeout_s`, and release."""
-        give_up = time.monotonic() + timeout_s
-        for _ in range(int(timeout_s / 0.01) + 1):
-            self.drain()
-            if self._eof or time.monotonic() >= give_up:
-                break
-            time.sleep(0.01)
-        self._closing.set()
-        self._thread.join(timeout=1.0)
-        with self._lock:
-            self._eof = True
-            self._stream.close()
-
-
-def link_runtime(target: Path, distribution: str = RUNTIME_DISTRIBUTION) -> list[Path]:
-    """Fill `target` with symlinks to `distribution` and its dependencies, nothing else.
-
-    This is our /var/runtime: the runtime client is importable without exposing the rest of
-    the virtualenv to the function. Returns the linked sources.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    linked: list[Path] = []
-    todo = [distribution]
-    seen: set[str] = set()
-    for _ in range(64):  # a dependency closure far larger than awslambdaric's (3 packages)
-        if not todo:
-            break
-        name = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
-            continue
-        seen.add(key)
-        dist = importlib.metadata.distribution(name)
-        tops = {f.parts[0] for f in dist.files or [] if f.parts}
-        for top in sorted(tops - {"..", "__pycache__"}):
-            source = Path(str(dist.locate_file(top)))
-            link = target / top
-            if source.exists() and not link.exists():
-                link.symlink_to(source, target_is_directory=source.is_dir())
-                linked.append(source)
-        for requirement in dist.requires or []:
-            if "extra ==" in requirement:
-                continue
-            match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-            if match:
-                todo.append(match.group(1))
-    return linked
-
-
 class LambdaFunction:
     """One local execution environment for a handler, driven by the real awslambdaric.
 
@@ -240,7 +78,7 @@ class LambdaFunction:
     the content of a layer (what Lambda unpacks into /opt; later layers win, as in /opt).
     `extra_paths` go on `PYTHONPATH` after the layers, e.g. site-packages when no layer is
     built. `timeout_s` is the function timeout; `init_timeout_s` bounds a cold start's init.
-    `launcher` starts runtime processes (default: `popen_launcher`; `local.snapstart` restores
+    `launcher` starts runtime processes (default: `popen_launcher`; `emulators.snapstart` restores
     them from a snapshot instead).
     """
 
@@ -283,11 +121,11 @@ class LambdaFunction:
         self.launcher = launcher
         self.processes_started = 0
         self._lock = threading.Lock()  # one invocation at a time, as in one Lambda sandbox
-        self._logs = _LogBuffer()
+        self._logs = LogBuffer()
         self._server: RuntimeAPIServer | None = None
         self._workdir: Path | None = None
         self._proc: RuntimeProcess | None = None
-        self._reader: _OutputReader | None = None
+        self._reader: OutputReader | None = None
         self._spawned_at = 0.0
 
     # lifecycle
@@ -483,7 +321,7 @@ class LambdaFunction:
             [sys.executable, "-S", "-m", RUNTIME_DISTRIBUTION, self.handler], env, self.task_root
         )
         assert proc.stdout is not None
-        self._reader = _OutputReader(proc.stdout, self._logs)
+        self._reader = OutputReader(proc.stdout, self._logs)
         self._proc = proc
         self.processes_started += 1
         return proc

@@ -8,9 +8,9 @@ for files and 0755 for directories, no extra fields, and entries are written in 
 
 Standard library only: the layer build runs it with whatever interpreter is at hand.
 
-    python local/zipdeterministic.py zip SRC_DIR OUT.zip   # entries are relative to SRC_DIR
-    python local/zipdeterministic.py info OUT.zip          # key=value lines (sizes, sha256)
-    python local/zipdeterministic.py extract OUT.zip DIR
+    python release/zipdeterministic.py zip SRC_DIR OUT.zip   # entries are relative to SRC_DIR
+    python release/zipdeterministic.py info OUT.zip          # key=value lines (sizes, sha256)
+    python release/zipdeterministic.py extract OUT.zip DIR
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Publish a built layer zip as a Lambda layer version, unless the latest one is identical.
 
-    python -m local.publish_layer --zip build/partnerdb-layer-3.12-x86_64.zip \\
+    python -m release.publish_layer --zip build/partnerdb-layer-3.12-x86_64.zip \\
         --python 3.12 --arch x86_64 [--name NAME] [--arn-file PATH]
 
 The layer name is `--name`, else `LAYER_NAME`, else `partnerdb-py312-x86_64` (from the
@@ -77,7 +77,7 @@ class LayerSpec:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
-        prog="python -m local.publish_layer",
+        prog="python -m release.publish_layer",
         description="Publish the layer zip unless the latest version has the same CodeSha256.",
     )
     parser.add_argument("--zip", required=True, type=Path, help="the layer zip to publish")

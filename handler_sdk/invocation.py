@@ -1,0 +1,195 @@
+"""One invocation of a decorated handler, as a pipeline a reader can step through.
+
+    parse the event once -> the partner id -> the partner's DB scope (deadline, STS counter)
+    -> call the handler -> the response -> the log line and the trace
+
+`run` is the whole pipeline; each step is one small function below it. The decorator
+(`handler_sdk.decorator`) prepares a `HandlerSpec` once per handler and calls `run` per event.
+The parsed event is the invocation's (`parsed_event`), so an `ActionRouter` reads the same
+parse instead of parsing the event again.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from handler_sdk import logs, responses, tracing
+from handler_sdk.errors import BadRequest, HandlerError
+from handler_sdk.events import ParsedEvent, Shape
+from partnerdb import Deadline, Partners, normalize_partner_id
+
+#: handler(event, context, db) -> a dict, list, PynamoDB model, None or a proxy response
+Handler = Callable[..., Any]
+PartnerFrom = Callable[[Any], object]
+
+_event: ContextVar[ParsedEvent | None] = ContextVar("handler_sdk_event", default=None)
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    """What is fixed per decorated handler: checked once, at import."""
+
+    fn: Handler
+    partners: Partners
+    partner_from: PartnerFrom | None
+    buffer_ms: int
+    trace: bool
+    #: the subsegment name, ``partnerdb ## <handler name>``
+    trace_name: str
+    #: pass the DB as ``db=`` (see `takes_db_keyword`)
+    db_by_keyword: bool
+
+    @classmethod
+    def of(
+        cls,
+        fn: Handler,
+        *,
+        partners: Partners,
+        partner_from: PartnerFrom | None,
+        buffer_ms: int,
+        trace: bool,
+    ) -> HandlerSpec:
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        return cls(
+            fn=fn,
+            partners=partners,
+            partner_from=partner_from,
+            buffer_ms=buffer_ms,
+            trace=trace,
+            trace_name=f"partnerdb ## {name}",
+            db_by_keyword=takes_db_keyword(fn),
+        )
+
+
+def run(spec: HandlerSpec, event: Any, context: Any, *, cold_start: bool) -> Any:
+    """Handle one event: every step of an invocation, in order."""
+    started = time.perf_counter()
+    parsed = ParsedEvent(event)
+    record = _record(parsed, context, cold_start)
+    header = tracing.trace_header()
+    record.trace_id = tracing.trace_root(header)
+    subsegment = tracing.begin(spec.trace_name, header) if spec.trace else None
+    failure: Exception | None = None
+    log_token, event_token = logs.start(record), _event.set(parsed)
+    try:
+        record.partner_id = partner_id = _partner_id(spec, parsed)
+        result = _call(spec, parsed, context, partner_id, record)
+        response = responses.success(result, parsed.shape)
+        record.status = _status_of(response, parsed.shape)
+    except Exception as exc:
+        failure = exc
+        response = _failure(exc, parsed.shape, record)
+    finally:
+        _event.reset(event_token)
+        logs.finish(log_token)
+    if subsegment is not None:
+        tracing.end(subsegment, _annotations(record), record.status, failure)
+    record.duration_ms = (time.perf_counter() - started) * 1000
+    logs.emit(record)
+    return response
+
+
+def parsed_event(event: Any) -> ParsedEvent:
+    """The running invocation's parse of `event`, or a new parse for any other event."""
+    parsed = _event.get()
+    return parsed if parsed is not None and parsed.raw is event else ParsedEvent(event)
+
+
+def _record(parsed: ParsedEvent, context: Any, cold_start: bool) -> logs.InvocationRecord:
+    record = logs.InvocationRecord(
+        getattr(context, "function_name", None),
+        getattr(context, "aws_request_id", None),
+        parsed.shape.value,
+    )
+    record.cold_start = cold_start
+    record.action = parsed.route()
+    return record
+
+
+def _partner_id(spec: HandlerSpec, parsed: ParsedEvent) -> str:
+    if spec.partner_from is None:
+        return parsed.partner_id()
+    return call_partner_from(spec.partner_from, parsed.raw)
+
+
+def _call(
+    spec: HandlerSpec,
+    parsed: ParsedEvent,
+    context: Any,
+    partner_id: str,
+    record: logs.InvocationRecord,
+) -> Any:
+    """The handler, inside the partner's DB scope; the scope counts this invocation's STS calls."""
+    db = spec.partners.db(partner_id, deadline=deadline_of(context, spec.buffer_ms))
+    try:
+        with db:
+            if spec.db_by_keyword:
+                return spec.fn(parsed.raw, context, db=db)
+            return spec.fn(parsed.raw, context, db)
+    finally:
+        record.sts_calls = db.sts_calls
+
+
+def _failure(exc: Exception, shape: Shape, record: logs.InvocationRecord) -> dict[str, Any]:
+    record.status, message = responses.classify(exc)
+    record.error_type = type(exc).__name__
+    record.error = str(exc)
+    if record.status == 500:
+        record.traceback = "".join(traceback.format_exception(exc))
+    return responses.failure(record.status, message, shape, record.request_id)
+
+
+def _annotations(record: logs.InvocationRecord) -> dict[str, str | int | bool | None]:
+    return {
+        "partner_id": record.partner_id,
+        "action": record.action,
+        "cold_start": record.cold_start,
+        "status": record.status,
+    }
+
+
+def call_partner_from(partner_from: PartnerFrom, event: Any) -> str:
+    """The partner id `partner_from` finds; a lookup or type error in it means a bad event."""
+    try:
+        raw = partner_from(event)
+    except HandlerError:
+        raise
+    except (LookupError, TypeError, ValueError, AttributeError) as err:
+        raise BadRequest(f"no partner id in the event ({type(err).__name__})") from err
+    if raw is None:
+        raise BadRequest("no partner id in the event")
+    return normalize_partner_id(raw)
+
+
+def deadline_of(context: Any, buffer_ms: int) -> Deadline:
+    """The invocation's deadline from the Lambda context; none without a context."""
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return Deadline.never()
+    return Deadline.from_context(context, buffer_ms=buffer_ms)
+
+
+def _status_of(response: dict[str, Any], shape: Shape) -> int:
+    status = response.get("status" if shape is Shape.DIRECT else "statusCode")
+    return status if isinstance(status, int) else 200
+
+
+def takes_db_keyword(fn: Handler) -> bool:
+    """Pass ``db=`` by keyword when the handler names it ``db`` (or takes ``**kwargs``).
+
+    Keyword passing survives wrappers that forward only ``**kwargs``, such as Powertools'
+    ``Tracer.capture_lambda_handler``; otherwise the DB goes third, positionally.
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    db = params.get("db")
+    if db is not None:
+        return db.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())

@@ -1,0 +1,58 @@
+"""Every environment variable partnerdb reads, and the defaults of its settings, in one place.
+
+Explicit arguments always win over these variables (see `partnerdb.config`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: `PARTNER_<ID>_<SUFFIX>`: one partner's configuration.
+PARTNER_PREFIX = "PARTNER_"
+ROLE_ARN_SUFFIX = "ROLE_ARN"
+EXTERNAL_ID_SUFFIX = "EXTERNAL_ID"
+REGION_SUFFIX = "REGION"
+TABLE_PREFIX_SUFFIX = "TABLE_PREFIX"
+PARTNER_SUFFIXES = (ROLE_ARN_SUFFIX, EXTERNAL_ID_SUFFIX, REGION_SUFFIX, TABLE_PREFIX_SUFFIX)
+REQUIRED_PARTNER_SUFFIXES = (ROLE_ARN_SUFFIX, EXTERNAL_ID_SUFFIX)
+
+#: `PARTNERDB_<FIELD>`: a field of `ClientSettings`.
+SETTINGS_PREFIX = "PARTNERDB_"
+
+#: The function's own region (Lambda sets AWS_REGION), in order of preference.
+REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+#: Lambda sets it; it names the function in each role session name.
+FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+
+# Defaults of `ClientSettings`, sized for Lambda.
+CONNECT_TIMEOUT = 1.0  # seconds; the deadline cannot cut a connect
+READ_TIMEOUT = 10.0  # seconds
+MAX_POOL_CONNECTIONS = 10
+RETRY_MODE = "standard"
+MAX_ATTEMPTS = 3
+DURATION_SECONDS = 3600  # the maximum for role chaining, as Lambda does
+CACHE_SIZE = 256  # partner sessions kept
+STS_REGION = ""  # empty: the function's region
+
+#: `Deadline.from_context(buffer_ms=...)`: stop starting work this long before Lambda's deadline.
+DEADLINE_BUFFER_MS = 1000
+
+
+def partner_variable(partner_id: str, suffix: str = "") -> str:
+    """`PARTNER_<ID>` or `PARTNER_<ID>_<SUFFIX>`, the name error messages show."""
+    name = f"{PARTNER_PREFIX}{partner_id.upper()}"
+    return f"{name}_{suffix}" if suffix else name
+
+
+def settings_variable(field: str) -> str:
+    """`PARTNERDB_<FIELD>` for a `ClientSettings` field."""
+    return f"{SETTINGS_PREFIX}{field.upper()}"
+
+
+def home_region(environ: Mapping[str, str]) -> str:
+    """The function's region from `environ`, or ''."""
+    for name in REGION_ENV:
+        value = environ.get(name)
+        if value:
+            return value
+    return ""
