@@ -5,11 +5,11 @@
     python -m bench --quick              # few samples, writes build/bench/results/
     python -m bench --only cold,warm     # some figures only, writes build/bench/results/
 
-Figures: cold (cold start + import time + peak RSS), snapstart (restore to first response,
-local SnapStart emulation), warm (runtime latency + in-process overhead +
-deadline hooks), cache (STS calls, bind time, memory per partner), deadline (hung call),
-layer (zip sizes). A partial or quick run never overwrites the committed results unless
-`--out` says so.
+Figures: cold (cold start, peak RSS, import time, also under python3.12 when present),
+snapstart (restore to first response, local SnapStart emulation), warm (runtime latency +
+in-process overhead + deadline hooks), cache (STS calls, bind time, memory per partner),
+deadline (hung call), layer (zip sizes). A partial or quick run never overwrites the
+committed results unless `--out` says so.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
     """The figures that need the layer, the functions and moto: cold, warm, STS runtime."""
-    from bench import cache, cold, snapstart, warm
+    from bench import cache, cold, py312, snapstart, warm
     from bench.rig import VARIANTS, open_rig
 
     figures: dict[str, Any] = {}
@@ -101,6 +101,8 @@ def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
             log(f"  import time: {plan.import_samples} fresh processes per variant")
             figures["imports"] = cold.run_imports(rig, VARIANTS, plan.import_samples, log)
             figures["prebind"] = cold.run_prebind(rig, PREBIND_COUNTS, plan.import_samples, log)
+            log(f"  import time under python{py312.VERSION} (the runtime's), if present")
+            figures["py312"] = py312.run_py312(rig, plan.import_samples, log)
         if "snapstart" in selected:
             log(f"  SnapStart: {plan.snapstart_samples} restored copies per variant, interleaved")
             figures["snapstart"] = snapstart.run_snapstart(rig, VARIANTS,
@@ -125,6 +127,9 @@ def run_worker_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
         log(f"  in-process overhead: {plan.overhead_rounds} rounds of {plan.overhead_calls} calls")
         figures["overhead"] = run_worker("bench.overhead", "overhead", {
             "rounds": plan.overhead_rounds, "calls": plan.overhead_calls})
+        log("  before/after of the per-call changes (log line, model JSON)")
+        figures["ab"] = run_worker("bench.ab", "ab", {"rounds": plan.hooks_rounds,
+                                                      "calls": plan.hooks_replays // 5})
         log(f"  deadline hooks: {plan.hooks_rounds} rounds")
         figures["hooks"] = run_worker("bench.overhead", "hooks", {
             "rounds": plan.hooks_rounds, "calls": plan.hooks_calls,

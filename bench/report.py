@@ -110,6 +110,10 @@ def rows(figures: dict[str, Any]) -> list[Row]:
         out.append(_comparisons("SnapStart: restore → first response (ms)",
                                 _per_variant(figures["snapstart"],
                                              "restore_to_first_response_ms"), "", 1.0))
+    py312 = figures.get("py312", {})
+    if "variants" in py312:
+        out.append(_comparisons(f"Import of app alone, {py312['python']}, layer's bytecode (ms)",
+                                _per_variant(py312, "import_ms"), "", 1.0))
     if "imports" in figures:
         out.append(_comparisons("Import of app alone, fresh process (ms)",
                                 _per_variant(figures["imports"], "import_ms"), "", 1.0))
@@ -255,6 +259,10 @@ def notes(figures: dict[str, Any]) -> list[str]:
                 f"{doc['first_invoke_ms']['summary']['median']:.1f} ms")
         out.append("SnapStart (local fork emulation, restore times are lower bounds): "
                    + "; ".join(parts))
+    if "register_models_ms" in figures.get("py312", {}):
+        doc = figures["py312"]
+        out.append(f"{doc['python']}: register_models at init "
+                   f"{doc['register_models_ms']['median']:.1f} ms (median of {doc['samples']})")
     prebind = figures.get("prebind")
     if prebind:
         by_count = prebind["register_models_ms_by_partners"]
@@ -286,6 +294,12 @@ def notes(figures: dict[str, Any]) -> list[str]:
             f"{arms['core']:.0f} → @with_partner_db {arms['ours']:.0f}; handwritten "
             f"{arms['handwritten']:.0f}"
         )
+    ab = figures.get("ab")
+    if ab:
+        out.append("before/after in one process (median µs/call): invocation log line "
+                   f"{ab['log_line_us']['before']:.1f} → {ab['log_line_us']['after']:.1f}; "
+                   "model to JSON (to_simple_dict → handler_sdk.simple) "
+                   f"{ab['model_json_us']['before']:.1f} → {ab['model_json_us']['after']:.1f}")
     memory = figures.get("memory", {})
     if "tls" in memory and "tls_shared" in memory:
         tls, shared = memory["tls"], memory["tls_shared"]
