@@ -36,7 +36,7 @@ started = time.perf_counter()
 import app
 print("IMPORT_MS", (time.perf_counter() - started) * 1000.0)
 """
-_PREBIND_PROBE = """
+PREBIND_PROBE = """
 import time
 import awslambdaric.bootstrap, models, handler_sdk
 from partnerdb import Partners
@@ -217,7 +217,7 @@ def run_prebind(
         times: dict[str, list[float]] = {key: [] for key in envs}
         for _ in range(samples):
             for key, env in envs.items():
-                done = probe(env, rig.task_roots["ours"], code=_PREBIND_PROBE)
+                done = probe(env, rig.task_roots["ours"], code=PREBIND_PROBE)
                 times[key].append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
     for key in envs:
         out[key] = Summary.of(times[key]).to_json()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.cold import probe, probe_env
+from bench.cold import PREBIND_PROBE, probe, probe_env
 from bench.rig import BUILD, Rig, rotations
 from bench.stats import Summary
 from bench.worker import ROOT
@@ -31,28 +31,26 @@ from emulators.runtime_link import link_runtime
 
 VERSION = "3.12"
 VARIANTS = ("handwritten", "ours")
-_REGISTER_PROBE = """
-import time
-import awslambdaric.bootstrap, models, handler_sdk
-from partnerdb import Partners
-partners = Partners.from_env()
-started = time.perf_counter()
-partners.register_models(models.Payment)
-print("IMPORT_MS", (time.perf_counter() - started) * 1000.0)
-"""
 _BUILD_TIMEOUT_S = 600
 
 
 def find_python(version: str = VERSION) -> str | None:
-    """A python<version> executable on PATH or under pyenv, if any."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
-    roots = [os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "/root/.pyenv"]
-    for root in roots:
-        candidates = sorted(glob.glob(f"{root}/versions/{version}*/bin/python{version}"))
-        if candidates:
-            return candidates[-1]
+    """The real executable of a python<version> on PATH or under pyenv (a pyenv shim that
+    refuses to run is skipped), if any."""
+    candidates = [shutil.which(f"python{version}")]
+    for root in (os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")), "/root/.pyenv"):
+        candidates += sorted(glob.glob(f"{root}/versions/{version}*/bin/python{version}"),
+                             reverse=True)
+    for candidate in candidates:
+        if not candidate:
+            continue
+        done = subprocess.run(
+            [candidate, "-I", "-c", "import sys; print(sys.executable, sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30,
+        )
+        executable, _, found = done.stdout.strip().partition(" ")
+        if done.returncode == 0 and found == str(tuple(int(x) for x in version.split("."))):
+            return executable
     return None
 
 
@@ -98,7 +96,7 @@ def run_py312(rig: Rig, samples: int, log: Callable[[str], None] = print) -> dic
             for variant in order:
                 done = probe(envs[variant], rig.task_roots[variant], python=python)
                 times[variant].append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
-            done = probe(envs["ours"], rig.task_roots["ours"], code=_REGISTER_PROBE,
+            done = probe(envs["ours"], rig.task_roots["ours"], code=PREBIND_PROBE,
                          python=python)
             register.append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
     log(f"    {version}: {samples} fresh processes per variant")

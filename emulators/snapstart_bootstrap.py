@@ -33,14 +33,15 @@ MAX_COPIES = 10_000
 _MAX_MESSAGE = 65536
 
 
-def open_sockets(exclude: int = -1) -> list[str]:
-    """The socket inodes of this process's open file descriptors (`socket:[N]`)."""
+def open_sockets(exclude: int = -1, pid: int | str = "self") -> list[str]:
+    """The socket inodes (`socket:[N]`) of the open file descriptors of process `pid`
+    (default: this one), leaving out descriptor `exclude`."""
     found = []
-    for name in os.listdir("/proc/self/fd"):
+    for name in os.listdir(f"/proc/{pid}/fd"):
         if int(name) == exclude:
             continue
         try:
-            target = os.readlink(f"/proc/self/fd/{name}")
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
         except OSError:
             continue
         if target.startswith("socket:"):

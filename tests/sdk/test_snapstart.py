@@ -9,7 +9,6 @@ hooks before serving. What the copies share is read from their processes (`/proc
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sysconfig
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from emulators.fault_server import FaultServer, forward_to
 from emulators.moto_server import MotoServer, assumed_roles
 from emulators.snapstart import SnapStartFunction
+from emulators.snapstart_bootstrap import open_sockets
 from partnerdb import Partners
 from tests.sdk.conftest import ROOT
 
@@ -51,15 +51,7 @@ def function(tmp_path: Path, handler: str, env: dict[str, str], **extra: str) ->
 
 
 def sockets_of(pid: int) -> set[str]:
-    found = set()
-    for name in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith("socket:"):
-            found.add(target)
-    return found
+    return set(open_sockets(pid=pid))
 
 
 def sdk_lines(logs: str) -> list[dict[str, Any]]:
