@@ -36,8 +36,10 @@ class _ClientSession(botocore.session.Session):  # type: ignore[misc]
 
     def get_credentials(self) -> Any:
         if self._credentials_for_next is _NO_CREDENTIALS:
-            # Only the home (function) clients reach the default chain.
-            return super().get_credentials()
+            # Only the home (function) clients reach the default chain, resolved anew for each
+            # (botocore's Session would keep the first result: a client rebuilt after a
+            # SnapStart restore must not get the snapshot's credentials).
+            return self.get_component("credential_provider").load_credentials()
         return self._credentials_for_next
 
 

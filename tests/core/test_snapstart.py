@@ -6,12 +6,14 @@ import os
 import random
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from emulators.fault_server import FaultServer, forward_to
 from emulators.moto_server import MotoServer
 from partnerdb import Partners, snapstart
+from tests.conftest import HOME_ENV
 from tests.core.models import Order
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,6 +37,32 @@ def test_after_restore_assumes_again_on_a_new_connection(
             db.model(Order).count()
         assert (partners.stats.sts_calls, partners.stats.refreshes) == (2, 0)
         assert dynamodb.connections == 2
+
+
+def test_after_restore_assumes_with_the_function_credentials_of_now(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The STS client is rebuilt after restore with the credentials the environment holds
+    then, not the ones resolved before the snapshot."""
+    signed_with: list[str] = []
+    forward = forward_to(moto.url)
+
+    def record(path: str, headers: dict[str, str], body: bytes) -> Any:
+        signed_with.append(headers["Authorization"].split("Credential=", 1)[1].split("/", 1)[0])
+        return forward(path, headers, body)
+
+    with FaultServer(record) as sts:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        partners = Partners.from_env()
+        partners.register_models(Order)
+        partners.before_snapshot()
+        with partners.db("acme") as db:
+            db.model(Order).count()
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIARESTOREDCOPYKEY1")
+        partners.after_restore()
+        with partners.db("acme") as db:
+            db.model(Order).count()
+    assert signed_with == [HOME_ENV["AWS_ACCESS_KEY_ID"], "AKIARESTOREDCOPYKEY1"]
 
 
 def test_after_restore_reseeds_random() -> None:
