@@ -8,8 +8,9 @@
 Figures: cold (cold start, peak RSS, import time, also under python3.12 when present),
 snapstart (restore to first response, local SnapStart emulation), warm (runtime latency +
 in-process overhead + deadline hooks), cache (STS calls, bind time, memory per partner),
-deadline (hung call), layer (zip sizes). A partial or quick run never overwrites the
-committed results unless `--out` says so.
+deadline (hung call), registry (warm and first-use lookups, memory per entry, reads per TTL),
+layer (zip sizes). A partial or quick run never overwrites the committed results unless
+`--out` says so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from bench import output, plot, report
 from bench.worker import ROOT, run_worker
 
-FIGURES = ("cold", "snapstart", "warm", "cache", "deadline", "layer")
+FIGURES = ("cold", "snapstart", "warm", "cache", "deadline", "registry", "layer")
 RESULTS = ROOT / "bench" / "results"
 SCRATCH_RESULTS = ROOT / "build" / "bench" / "results"
 #: partner counts for the init cost of `register_models` (it binds the first partner only)
@@ -56,10 +57,18 @@ class Plan:
     bind_measured: int
     memory_partners: int
     deadline_runs: int
+    refused_requests: int
+    registry_rounds: int = 30
+    registry_calls: int = 2000
+    registry_first_uses: int = 50
+    registry_invocations: int = 100_000
 
 
-FULL = Plan(40, 15, 30, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20)
-QUICK = Plan(5, 3, 5, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5)
+FULL = Plan(40, 15, 30, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20,
+            1000)
+QUICK = Plan(5, 3, 5, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5, 300,
+             registry_rounds=6, registry_calls=500, registry_first_uses=10,
+             registry_invocations=20_000)
 
 
 def log(message: str) -> None:
@@ -138,15 +147,28 @@ def run_worker_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
         log(f"  STS per hour: {plan.hourly_hours:g} simulated hours")
         figures["sts_hourly"] = run_worker("bench.cache", "hourly", {
             "hours": plan.hourly_hours, "step_s": plan.hourly_step_s, "partners": 10})
+        log(f"  refused role: {plan.refused_requests} requests to a partner STS refuses")
+        figures["sts_refused"] = run_worker("bench.cache", "refused", {
+            "requests": plan.refused_requests, "step_s": 0.1})
         log(f"  bind: {plan.bind_measured} never-seen partners of {plan.bind_configured}")
         figures["bind"] = run_worker("bench.cache", "bind", {
             "configured": plan.bind_configured, "measured": plan.bind_measured})
         log(f"  memory: {plan.memory_partners} partners, without and with HTTPS")
         figures["memory"] = run_memory(plan.memory_partners)
+    if "registry" in selected:
+        log(f"  registry: warm/first-use lookups, memory, {plan.registry_invocations} "
+            "Zipf lookups over 1000 partners")
+        figures["registry"] = run_worker("bench.registry", "registry", {
+            "rounds": plan.registry_rounds, "calls": plan.registry_calls,
+            "first_uses": plan.registry_first_uses, "entries": 1000,
+            "invocations": plan.registry_invocations, "partners": 1000}, timeout_s=900.0)
     if "deadline" in selected:
         log(f"  deadline: {plan.deadline_runs} hung calls with Deadline.after(0.5)")
         figures["deadline"] = run_worker("bench.deadline", "deadline", {
             "runs": plan.deadline_runs, "deadline_s": 0.5})
+        log(f"  deadline: {plan.deadline_runs} trickling calls with Deadline.after(1.0)")
+        figures["deadline_trickle"] = run_worker("bench.deadline", "deadline", {
+            "runs": plan.deadline_runs, "deadline_s": 1.0, "mode": "trickle"})
     return figures
 
 

@@ -3,8 +3,8 @@
 Each pair times the code as it was (`before`, reproduced here) against the SDK's code now
 (`after`) on the same input, in alternating rounds, CPU time per call:
 
-- `log_line`: the invocation line through `logging.Logger.log`, `json.dumps` with options
-  and `strftime` per call (before) vs `handler_sdk.logs.emit` (after); stdout is /dev/null;
+- `log_line`: the invocation line with `json.dumps` with options and `strftime` per call
+  (before) vs `handler_sdk.logs.emit` (after), on the same route; stdout is /dev/null;
 - `model_json`: `Model.to_simple_dict()` (before) vs `handler_sdk.simple.simple_dict` (after)
   on the benchmark's payment item.
 """
@@ -26,14 +26,26 @@ from bench.worker import worker_main
 
 
 def _old_emit(logs: Any, record: Any) -> None:
-    """The log line as the SDK wrote it before: a LogRecord through the logger."""
+    """The log line as the SDK wrote it before: `strftime` and `json.dumps` with options per
+    line, then the same routes as `handler_sdk.logs.emit` (its own stdout when nothing is
+    configured, else a LogRecord through the logger with the fields as attributes)."""
     level = logging.ERROR if record.status >= 500 else logging.INFO
-    if logs.logger.isEnabledFor(level):
-        line = record.line()
-        now = time.time()
-        line["timestamp"] = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-                             + f".{int(now % 1 * 1000):03d}Z")
-        logs.logger.log(level, json.dumps(line, default=str, separators=(",", ":")))
+    if not logs.logger.isEnabledFor(level):
+        return
+    fields = record.line()
+    now = time.time()
+    fields["timestamp"] = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+                           + f".{int(now % 1 * 1000):03d}Z")
+    text = json.dumps(fields, default=str, separators=(",", ":"))
+    if not logs.configured():
+        logs.write_stdout(text)
+        return
+    extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
+    logs.logger.log(level, text, extra=extra)
+
+
+#: the keys `handler_sdk.logs` leaves out of a record's attributes (Lambda's formatter's own)
+_FORMATTER_KEYS = frozenset({"timestamp", "level", "message", "logger"})
 
 
 def _pair(before: Callable[[], Any], after: Callable[[], Any], rounds: int,

@@ -6,6 +6,10 @@
 - STS calls per partner per hour: in a worker, partnerdb with an injected clock that advances
   6 s per invocation over several simulated hours (10 partners, AssumeRole and GetItem from
   `bench.responder`): how often each partner's role is assumed again, and when.
+- STS calls for a partner whose role is refused: in a worker, 1000 requests to one partner
+  whose AssumeRole a loopback STS refuses (`emulators.fault_server.sts_refuse`), an injected clock
+  advancing 0.1 s per request (100 s, four 30 s back-off periods begun): how many AssumeRole
+  calls reached STS. Expect at most one per back-off period.
 - Binding a never-seen partner: `partners.db(pid).model(Payment)` timed for partners of a
   `Partners` configured with more partners than it prebinds (no network: STS is deferred).
 - Memory per cached partner: 100 partners each bound, their role assumed and one GetItem
@@ -135,6 +139,43 @@ def hourly_task(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def refused_task(args: dict[str, Any]) -> dict[str, Any]:
+    """Worker: `requests` requests to a partner whose role STS refuses; STS calls made."""
+    from emulators.fault_server import FaultServer, sts_refuse
+    from partnerdb import ClientSettings, Deadline, PartnerRoleRefused, Partners
+
+    requests, step_s = int(args["requests"]), float(args["step_s"])
+    now = [datetime.now(UTC)]
+    start = now[0]
+    settings = ClientSettings()
+    outcomes: Counter[str] = Counter()
+    with Responder() as responder, FaultServer(sts_refuse) as sts:
+        os.environ["AWS_ENDPOINT_URL"] = responder.url  # DynamoDB: never reached
+        os.environ["AWS_ENDPOINT_URL_STS"] = sts.url
+        payment = bench_payment_model()
+        partners = Partners(_configs(1), settings=settings, clock=lambda: now[0],
+                            function_name="bench")
+        partners.register_models(payment)
+        for i in range(requests):
+            now[0] = start + timedelta(seconds=i * step_s)
+            try:
+                with partners.db("p0", deadline=Deadline.after(10)) as db:
+                    db.model(payment).get("pay_bench")
+                outcomes["no error"] += 1
+            except PartnerRoleRefused:
+                outcomes["PartnerRoleRefused"] += 1
+        sts_requests = sts.requests
+    simulated = (requests - 1) * step_s
+    return {
+        "requests": requests,
+        "simulated_s": simulated,
+        "backoff_s": settings.backoff_seconds,
+        "periods": int(simulated // settings.backoff_seconds) + 1,
+        "sts_calls": sts_requests,
+        "outcomes": dict(outcomes),
+    }
+
+
 def bind_task(args: dict[str, Any]) -> dict[str, Any]:
     """Worker: ms to bind a never-seen partner (`partners.db(pid).model(M)`), no network."""
     from partnerdb import ClientSettings, Deadline, Partners
@@ -247,4 +288,5 @@ def _short(filename: str) -> str:
 
 
 if __name__ == "__main__":
-    worker_main({"hourly": hourly_task, "bind": bind_task, "memory": memory_task})
+    worker_main({"refused": refused_task, "hourly": hourly_task, "bind": bind_task,
+                 "memory": memory_task})

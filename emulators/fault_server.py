@@ -2,18 +2,33 @@
 
 It speaks just enough of the DynamoDB (JSON) and STS (query/XML) protocols for botocore to
 parse its answers: it can hang (accept and never answer), throttle, refuse an AssumeRole,
-fail with 500s, or forward to a real server (moto). It counts the requests it received.
+fail with 500s, trickle a reply one byte at a time, play behaviours in sequence, or forward
+to a real server (moto). It counts the requests it received.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Trickle(bytes):
+    """A reply body the server writes `chunk` bytes at a time, `interval` seconds apart."""
+
+    interval: float = 0.3
+    chunk: int = 1
+
+    def __new__(cls, payload: bytes, interval: float = 0.3, chunk: int = 1) -> Trickle:
+        body = super().__new__(cls, payload)
+        body.interval, body.chunk = interval, chunk
+        return body
+
 
 Reply = tuple[int, dict[str, str], bytes]
 #: A behaviour sees (path, headers, body) and returns a reply, or None to hang.
@@ -64,6 +79,103 @@ def sts_refuse(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
 
 def sts_throttle(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
     return _sts_error(400, "Throttling", "Rate exceeded")
+
+
+def dynamodb_json(payload: dict[str, object]) -> Reply:
+    """A 200 DynamoDB answer with `payload` as its JSON body."""
+    return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(payload).encode()
+
+
+def trickle(behaviour: Behaviour, interval: float = 0.3, chunk: int = 1) -> Behaviour:
+    """`behaviour`'s reply, its body sent `chunk` bytes every `interval` seconds."""
+
+    def slow(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        reply = behaviour(path, headers, body)
+        if reply is None:
+            return None
+        status, reply_headers, payload = reply
+        return status, reply_headers, Trickle(payload, interval, chunk)
+
+    return slow
+
+
+def sequence(*steps: tuple[int, Behaviour], then: Behaviour) -> Behaviour:
+    """Answer the first requests with each step's behaviour for its count, then `then`."""
+    plan = [behaviour for count, behaviour in steps for _ in range(count)]
+    lock = threading.Lock()
+
+    def play(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with lock:
+            behaviour = plan.pop(0) if plan else then
+        return behaviour(path, headers, body)
+
+    return play
+
+
+class HeaderLog:
+    """A behaviour that keeps each request's target and headers, then defers to `behaviour`."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        with self._lock:
+            self.requests.append((headers.get("X-Amz-Target", path), dict(headers)))
+        return self.behaviour(path, headers, body)
+
+
+_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
+#: What DynamoDB answers for a session token that is expired, revoked or unknown.
+TOKEN_REJECTIONS: dict[str, tuple[str, str]] = {
+    "expired": ("ExpiredTokenException", "The security token included in the request is expired"),
+    "unrecognized": (
+        "UnrecognizedClientException", "The security token included in the request is invalid."
+    ),
+}
+
+
+def access_key_of(headers: dict[str, str]) -> str | None:
+    """The access key id a SigV4 request was signed with, from its Authorization header."""
+    for key, value in headers.items():
+        if key.lower() == "authorization":
+            match = _CREDENTIAL.search(value)
+            return match.group(1) if match else None
+    return None
+
+
+class TokenGate:
+    """DynamoDB in front of `behaviour` that rejects requests signed with revoked credentials,
+    as AWS does after "Revoke active sessions" on a role or once a token has expired.
+
+    `revoke_seen()` revokes every access key seen so far; `revoke_all` rejects every key,
+    including ones issued later. Rejected requests are counted and never reach `behaviour`.
+    """
+
+    def __init__(self, behaviour: Behaviour, rejection: str = "expired") -> None:
+        self.behaviour = behaviour
+        self.code, self.message = TOKEN_REJECTIONS[rejection]
+        self.revoke_all = False
+        self.seen: list[str | None] = []
+        self.rejected = 0
+        self._revoked: set[str | None] = set()
+        self._lock = threading.Lock()
+
+    def revoke_seen(self) -> None:
+        with self._lock:
+            self._revoked.update(self.seen)
+
+    def __call__(self, path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        key = access_key_of(headers)
+        with self._lock:
+            self.seen.append(key)
+            refused = self.revoke_all or key in self._revoked
+            if refused:
+                self.rejected += 1
+        if refused:
+            return _json_error(400, self.code, self.message)
+        return self.behaviour(path, headers, body)
 
 
 def forward_to(url: str) -> Behaviour:
@@ -127,7 +239,10 @@ class FaultServer:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if isinstance(payload, Trickle):
+                    server._trickle(self, payload)
+                else:
+                    self.wfile.write(payload)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -135,6 +250,21 @@ class FaultServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, payload: Trickle) -> None:
+        """Write `payload` slowly; stop (bounded) when the server stops or the client leaves."""
+        handler.wfile.flush()
+        started = time.monotonic()
+        for start in range(0, len(payload), payload.chunk):
+            if self._stopping.is_set() or time.monotonic() - started > HANG_LIMIT_SECONDS:
+                break
+            try:
+                handler.wfile.write(payload[start : start + payload.chunk])
+                handler.wfile.flush()
+            except OSError:
+                break
+            self._stopping.wait(payload.interval)
+        handler.close_connection = True
 
     @property
     def url(self) -> str:

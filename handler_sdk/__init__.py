@@ -20,7 +20,7 @@ from handler_sdk.errors import (
     SdkConfigError,
     UnknownAction,
 )
-from handler_sdk.events import Shape
+from handler_sdk.events import Shape, parse_json
 from handler_sdk.router import ActionRouter
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "SdkConfigError",
     "Shape",
     "UnknownAction",
+    "parse_json",
     "with_partner_db",
 ]

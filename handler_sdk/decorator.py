@@ -17,6 +17,7 @@ value is an init error of the function, never a failed first request.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, overload
@@ -52,19 +53,34 @@ def _reset_cold_start() -> None:
         _cold_start = True
 
 
+#: Variables `Partners.from_env()` reads (partners, settings, endpoints, region).
+_CONFIG_PREFIXES = ("PARTNER_", "PARTNERDB_", "AWS_")
+
+
+def _config_environment() -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in os.environ.items() if k.startswith(_CONFIG_PREFIXES))
+
+
 class _DefaultPartners:
-    """`Partners.from_env()`, built once per process on first need (thread-safe)."""
+    """`Partners.from_env()`, built once per process on first need (thread-safe).
+
+    Built again when the configuration variables differ from those it was built from: never
+    on Lambda (the environment is fixed), but a test that imports a handler afresh under a new
+    environment (partnerdb.testing) gets partners of that environment, not of the last test.
+    """
 
     def __init__(self) -> None:
         self._partners: Partners | None = None
+        self._built_from: frozenset[tuple[str, str]] = frozenset()
         self._lock = threading.Lock()
 
     def get(self) -> Partners:
-        if self._partners is None:
-            with self._lock:
-                if self._partners is None:
-                    self._partners = Partners.from_env()
-        return self._partners
+        current = _config_environment()
+        with self._lock:
+            if self._partners is None or current != self._built_from:
+                self._partners = Partners.from_env()
+                self._built_from = current
+            return self._partners
 
 
 _default_partners = _DefaultPartners()

@@ -111,10 +111,21 @@ def json_body(event: dict[str, Any]) -> object:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII input
             raise BadRequest("body is not valid base64-encoded UTF-8") from None
+    return parse_json(body, "body")
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """`text` parsed as JSON; invalid JSON is a `BadRequest` naming `what`.
+
+    Deep nesting (a body of 1,500 `[`) makes the parser raise `RecursionError`, which is not a
+    `ValueError`: it is a bad request too, not a 500.
+    """
     try:
-        return json.loads(body)
-    except ValueError:
-        raise BadRequest("body is not valid JSON") from None
+        return json.loads(text)
+    except RecursionError:
+        raise BadRequest(f"{what} is nested too deeply") from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError of bytes
+        raise BadRequest(f"{what} is not valid JSON") from None
 
 
 def _named_action(event: dict[str, Any], shape: Shape) -> object:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import time
-import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -137,11 +136,8 @@ def _call(
 
 
 def _failure(exc: Exception, shape: Shape, record: logs.InvocationRecord) -> dict[str, Any]:
-    record.status, message = responses.classify(exc)
-    record.error_type = type(exc).__name__
-    record.error = str(exc)
-    if record.status == 500:
-        record.traceback = "".join(traceback.format_exception(exc))
+    status, message = responses.classify(exc)
+    record.fail(exc, status)
     return responses.failure(record.status, message, shape, record.request_id)
 
 

@@ -1,34 +1,55 @@
-"""One JSON log line per invocation, on stdout, through the ``handler_sdk`` logger.
+"""One structured log line per invocation, through the ``handler_sdk`` logger.
 
-The logger has its own stdout handler and does not propagate, so the root handler that
-awslambdaric (or Powertools) installs does not print the line a second time. Silence it with
-``logging.getLogger("handler_sdk").setLevel(logging.WARNING)`` (5xx lines are ERROR).
+Keys follow Lambda's JSON log format where Lambda has the field and Powertools Logger where
+only Powertools has it (the mapping is in the README):
 
-The line holds ids, timings and outcome only. Error texts and tracebacks are scrubbed with
-partnerdb's redactor: the function's own keys, every ExternalId and every issued credential.
+    timestamp level message logger requestId          Lambda's JSON format
+    errorType errorMessage stackTrace                  Lambda's JSON format (failures only)
+    service function_name cold_start xray_trace_id     Powertools Logger
+    partner_id action shape status duration_ms sts_calls   partnerdb's own
 
-While the logger is as this module sets it up (its one stdout handler, no filter), the line is
-written straight to that handler's stream: the same text, without building a `LogRecord`
-(caller lookup, thread and process names) for a handler that reads only its message. Add a
-handler or a filter, or change a level, and the line goes through `logging` as usual.
+Where the line goes: the logger propagates to whatever the function configured (the Lambda
+runtime's root handler, Powertools, `logging.basicConfig`, pytest). Under Lambda's JSON log
+format (`AWS_LAMBDA_LOG_FORMAT=JSON`) the message is "invocation" and the fields ride along as
+record attributes, so Lambda writes one flat JSON object; otherwise the message is the JSON
+object itself. Only when no handler at all would see the record (a script, nothing configured)
+is the line written to stdout by a handler of this module.
+
+Level of the ``handler_sdk`` logger: `AWS_LAMBDA_LOG_LEVEL`, else `POWERTOOLS_LOG_LEVEL`
+(Powertools' precedence), else INFO; `logging.getLogger("handler_sdk").setLevel(...)` wins.
+Lines of 5xx outcomes are ERROR, others INFO.
+`service` is `POWERTOOLS_SERVICE_NAME` (Powertools' default `service_undefined` otherwise).
+
+Error texts and tracebacks are scrubbed with partnerdb's redactor in every route: the
+function's own keys, every ExternalId and every credential partnerdb issued.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import os
 import sys
 import time
+import traceback
 from contextvars import ContextVar, Token
 from typing import Any
 
 from partnerdb import redact_secrets
 
 LOGGER_NAME = "handler_sdk"
+MESSAGE = "invocation"
+DEFAULT_SERVICE = "service_undefined"
+#: Keys Lambda's JSON formatter writes itself; passed as record attributes they would clash.
+_FORMATTER_KEYS = frozenset({"timestamp", "level", "message", "logger"})
+_LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
 
 logger = logging.getLogger(LOGGER_NAME)
 #: one encoder for every line (`json.dumps` with options builds a new one per call)
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+
+ExcInfo = tuple[type[BaseException], BaseException, Any]
 
 
 class InvocationRecord:
@@ -41,6 +62,7 @@ class InvocationRecord:
         "duration_ms",
         "error",
         "error_type",
+        "exception",
         "function_name",
         "partner_id",
         "request_id",
@@ -63,46 +85,61 @@ class InvocationRecord:
         self.error_type: str | None = None
         self.error: str | None = None
         self.traceback: str | None = None
+        self.exception: BaseException | None = None
         self.sts_calls = 0
         self.trace_id: str | None = None
 
+    def fail(self, exc: BaseException, status: int) -> None:
+        """Record a failed outcome; a 500 (an unexpected error) keeps its traceback."""
+        self.status = status
+        self.exception = exc
+        self.error_type = type(exc).__name__
+        self.error = str(exc)
+        if status == 500:
+            self.traceback = "".join(traceback.format_exception(exc))
+
     def line(self) -> dict[str, Any]:
+        """The line's fields, secrets redacted."""
         fields: dict[str, Any] = {
             "timestamp": _timestamp(time.time()),
             "level": "ERROR" if self.status >= 500 else "INFO",
+            "message": MESSAGE,
             "logger": LOGGER_NAME,
-            "message": "invocation",
+            "requestId": self.request_id,
+            "service": os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             "function_name": self.function_name,
-            "request_id": self.request_id,
+            "cold_start": self.cold_start,
             "partner_id": self.partner_id,
             "action": self.action,
             "shape": self.shape,
-            "cold_start": self.cold_start,
-            "duration_ms": round(self.duration_ms, 3),
             "status": self.status,
-            "error_type": self.error_type,
+            "duration_ms": round(self.duration_ms, 3),
             "sts_calls": self.sts_calls,
         }
+        if self.error_type is not None:
+            fields["errorType"] = self.error_type
         if self.error is not None:
-            fields["error"] = redact(self.error)
+            fields["errorMessage"] = redact(self.error)
         if self.traceback is not None:
-            fields["traceback"] = redact(self.traceback)
+            fields["stackTrace"] = redact(self.traceback).splitlines()
         if self.trace_id is not None:
             fields["xray_trace_id"] = self.trace_id
         return fields
 
 
-_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+#: the last whole second formatted, and its text (one tuple: threads swap it whole)
+_second: tuple[int, str] = (-1, "")
 
 
 def _timestamp(now: float) -> str:
     """`2026-11-30T09:30:01.123Z`; the seconds part is formatted once per second."""
+    global _second
     second = int(now)
-    cached = _second
-    if cached[0] != second:
-        cached[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        cached[0] = second
-    return f"{cached[1]}.{int(now % 1 * 1000):03d}Z"
+    cached_second, text = _second
+    if cached_second != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = (second, text)
+    return f"{text}.{int(now % 1 * 1000):03d}Z"
 
 
 _current: ContextVar[InvocationRecord | None] = ContextVar("handler_sdk_invocation", default=None)
@@ -129,50 +166,90 @@ def emit(record: InvocationRecord) -> None:
     level = logging.ERROR if record.status >= 500 else logging.INFO
     if not logger.isEnabledFor(level):
         return
-    text = _ENCODER.encode(record.line())
-    handlers = logger.handlers
-    if len(handlers) == 1 and not logger.filters:
-        handler = handlers[0]
-        if type(handler) is StdoutHandler and not handler.filters and handler.level <= level:
-            try:
-                handler.write_line(text)
-                return
-            except Exception:
-                pass  # logging reports it (handleError) and never fails the invocation
-    logger.log(level, text)
+    if not configured():
+        write_stdout(to_json(record.line()))
+        return
+    fields = record.line()
+    extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
+    if lambda_json_format():
+        logger.log(level, MESSAGE, extra=extra, exc_info=exc_info(record))
+    else:
+        logger.log(level, to_json(fields), extra=extra)
+
+
+def configured() -> bool:
+    """Whether any handler (the function's, the runtime's, a test's) would see our records."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
+
+
+def lambda_json_format() -> bool:
+    """Whether the function runs with Lambda's JSON log format (LoggingConfig LogFormat)."""
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
+def exc_info(record: InvocationRecord) -> ExcInfo | None:
+    """The failure for a JSON formatter's errorType/errorMessage/stackTrace, made safe: the
+    exception itself when its text holds no secret, else a copy carrying the redacted text
+    (and no chained causes); the traceback for a 500 only."""
+    exc = record.exception
+    if exc is None:
+        return None
+    tb = exc.__traceback__ if record.status == 500 else None
+    text = str(exc)
+    clean = redact(text)
+    if clean == text:
+        return type(exc), exc, tb
+    try:
+        safe = copy.copy(exc)
+        safe.args = (clean,)
+    except Exception:
+        return None
+    return (type(exc), safe, tb) if str(safe) == clean else None
+
+
+def to_json(fields: dict[str, Any]) -> str:
+    return _ENCODER.encode(fields)
 
 
 def redact(text: str) -> str:
     """`text` with the function's keys, the partners' ExternalIds and every credential
-    partnerdb issued replaced (this logger does not pass through partnerdb's log filter)."""
+    partnerdb issued replaced."""
     return redact_secrets(text)
 
 
-class StdoutHandler(logging.Handler):
-    """Writes each message as one line to the *current* ``sys.stdout`` (awslambdaric and
-    pytest's capsys replace it after import)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.write_line(record.getMessage())
-        except Exception:
-            self.handleError(record)
-
-    def write_line(self, text: str) -> None:
-        """`text` and a newline on the current stdout, flushed."""
-        stream = sys.stdout
-        if stream is None:
-            return
-        stream.write(text + "\n")
-        stream.flush()
+def write_stdout(line: str) -> None:
+    """One line to the *current* ``sys.stdout`` (the runtime may replace it after import)."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    stream.write(line + "\n")
+    stream.flush()
 
 
-def _install() -> None:
-    if not any(isinstance(h, StdoutHandler) for h in logger.handlers):
-        logger.addHandler(StdoutHandler())
+def level_from_environment() -> int | None:
+    """`AWS_LAMBDA_LOG_LEVEL`, else `POWERTOOLS_LOG_LEVEL`, as a logging level (TRACE is
+    DEBUG, as in the Lambda runtime); None when neither names a level."""
+    for variable in _LEVEL_VARIABLES:
+        name = os.environ.get(variable, "").strip().upper()
+        name = "DEBUG" if name == "TRACE" else name
+        level = logging.getLevelName(name) if name else None
+        if isinstance(level, int):
+            return level
+    return None
+
+
+def _apply_level() -> None:
+    """The environment's level, else INFO (as Powertools Logger): the root logger stays at
+    WARNING on Lambda unless a level is set, which would drop every INFO line."""
     if logger.level == logging.NOTSET:
-        logger.setLevel(logging.INFO)
-    logger.propagate = False
+        logger.setLevel(level_from_environment() or logging.INFO)
 
 
-_install()
+_apply_level()

@@ -27,9 +27,12 @@ from handler_sdk.simple import simple_dict
 from partnerdb import (
     DeadlineExceeded,
     InvalidPartnerId,
+    PartnerCredentialsRejected,
     PartnerDBError,
     PartnerRoleError,
     PartnerRoleThrottled,
+    RegistryEntryInvalid,
+    RegistryUnavailable,
     UnknownPartner,
 )
 
@@ -88,10 +91,16 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return 400, str(cause)
     if isinstance(cause, UnknownPartner):
         return 403, "unknown partner"
+    if isinstance(cause, RegistryUnavailable):
+        return 503, "partner registry unavailable: retry later"
+    if isinstance(cause, RegistryEntryInvalid):
+        return 502, "partner configuration is invalid"
     if isinstance(cause, PartnerRoleThrottled):
         return 502, "partner role throttled: retry later"
     if isinstance(cause, PartnerRoleError):
         return 502, "partner role could not be assumed"
+    if isinstance(cause, PartnerCredentialsRejected):
+        return 502, "partner credentials rejected: retry later"
     if isinstance(cause, DeadlineExceeded):
         return 504, "lambda timeout exceeded"
     if isinstance(exc, DoesNotExist):

@@ -27,6 +27,7 @@ from handler_sdk.constants import (
     TRUE_WORDS,
 )
 from handler_sdk.errors import SdkConfigError
+from partnerdb import redact_secrets
 
 _log = logging.getLogger("handler_sdk.tracing")
 _lock = threading.Lock()
@@ -87,6 +88,7 @@ def end(subsegment: Any, annotations: Mapping[str, str | int | bool | None],
         if status >= 500:
             if exc is not None:
                 subsegment.add_exception(exc, traceback.extract_tb(exc.__traceback__))
+                _redact_cause(subsegment)
             subsegment.add_fault_flag()
         elif status >= 400:
             subsegment.add_error_flag()
@@ -97,6 +99,18 @@ def end(subsegment: Any, annotations: Mapping[str, str | int | bool | None],
             recorder.end_subsegment()
         except Exception:
             _log.warning("X-Ray subsegment not closed", exc_info=True)
+
+
+def _redact_cause(subsegment: Any) -> None:
+    """The exception messages X-Ray recorded, redacted as the log line is (X-Ray keeps
+    `str(exc)`, which may quote an ExternalId or an issued credential)."""
+    cause = getattr(subsegment, "cause", None)
+    if not isinstance(cause, dict):
+        return
+    for throwable in cause.get("exceptions", ()):
+        message = getattr(throwable, "message", None)
+        if isinstance(message, str):
+            throwable.message = redact_secrets(message)
 
 
 def _xray() -> Any:

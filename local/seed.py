@@ -12,44 +12,15 @@ isolation cannot be observed, and partners need distinct table prefixes.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
 
 from emulators.ddblocal import ENDPOINT_ENV
-
-ROLE_NAME = "partnerdb-access"
-
-
-@dataclass(frozen=True)
-class PartnerAccount:
-    """A partner as the function sees it: its id, account, ExternalId and table prefix."""
-
-    partner_id: str
-    account_id: str
-    external_id: str
-    table_prefix: str = ""
-    region: str = "us-east-1"
-
-    @property
-    def role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account_id}:role/{ROLE_NAME}"
-
-    def env(self) -> dict[str, str]:
-        """The `PARTNER_<ID>_*` variables that configure this partner."""
-        var = f"PARTNER_{self.partner_id.upper()}"
-        env = {
-            f"{var}_ROLE_ARN": self.role_arn,
-            f"{var}_EXTERNAL_ID": self.external_id,
-            f"{var}_REGION": self.region,
-        }
-        if self.table_prefix:
-            env[f"{var}_TABLE_PREFIX"] = self.table_prefix
-        return env
+from partnerdb.testing.aws import ROLE_NAME, PartnerAccount, table_params, trust_policy
+from partnerdb.testing.aws import account_client as kit_account_client
 
 
 def service_endpoint(service: str, endpoint: str) -> str:
@@ -69,19 +40,8 @@ def account_client(service: str, account_id: str, endpoint: str, region: str = "
 
     `endpoint` is moto's; a dynamodb client goes to DynamoDB Local instead when it is active.
     """
-    session = botocore.session.get_session()
-    sts = session.create_client("sts", region, endpoint_url=endpoint)
-    creds = sts.assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/partnerdb-seed", RoleSessionName="seed"
-    )["Credentials"]
-    return session.create_client(
-        service,
-        region,
-        endpoint_url=service_endpoint(service, endpoint),
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
+    url = service_endpoint(service, endpoint)
+    return kit_account_client(service, account_id, endpoint, region, service_url=url)
 
 
 def home_client(service: str, endpoint: str, region: str = "us-east-1") -> Any:
@@ -98,51 +58,11 @@ def create_role(partner: PartnerAccount, endpoint: str, trusted_account: str) ->
     partner account (and shows what a partner deploys, see partner-role.yaml).
     """
     iam = account_client("iam", partner.account_id, endpoint, partner.region)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{trusted_account}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": partner.external_id}},
-            }
-        ],
-    }
     iam.create_role(
-        RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=3600
+        RoleName=ROLE_NAME,
+        AssumeRolePolicyDocument=trust_policy(trusted_account, partner.external_id),
+        MaxSessionDuration=3600,
     )
-
-
-def hash_first(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
-    """`key_schema` with HASH before RANGE.
-
-    PynamoDB lists keys in attribute order; DynamoDB (unlike moto) wants HASH before RANGE.
-    """
-    return sorted(key_schema, key=lambda k: k["KeyType"] != "HASH")
-
-
-def table_params(model: Any, name: str) -> dict[str, Any]:
-    """CreateTable parameters for `model` (with its indexes) under the table name `name`."""
-    # PynamoDB's schema is already in DynamoDB's wire shape (AttributeName, KeyType, ...).
-    schema = model._get_schema()
-    params: dict[str, Any] = {
-        "TableName": name,
-        "AttributeDefinitions": schema["attribute_definitions"],
-        "KeySchema": hash_first(schema["key_schema"]),
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    gsis = [
-        {
-            "IndexName": i["index_name"],
-            "KeySchema": hash_first(i["key_schema"]),
-            "Projection": i["projection"],
-        }
-        for i in schema["global_secondary_indexes"]
-    ]
-    if gsis:
-        params["GlobalSecondaryIndexes"] = gsis
-    return params
 
 
 def create_tables(models: Iterable[Any], partner: PartnerAccount, endpoint: str) -> list[str]:

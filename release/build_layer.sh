@@ -4,9 +4,13 @@
 #   ./build_layer.sh [--arch x86_64|arm64] [--python 3.11|3.12|3.13] [--slim] [--out DIR]
 #
 # Output: DIR/partnerdb-layer-<python>-<arch>[-slim].zip (DIR defaults to build/), holding
-#   python/partnerdb        copied from layer/partnerdb
-#   python/<dependencies>   layer/requirements.txt + layer/constraints.txt (the full closure,
-#                           pinned), as wheels for manylinux2014 <arch> and CPython <python>
+#   python/partnerdb        copied from layer/partnerdb (without partnerdb/testing, the test
+#                           kit, which ships only in the wheel)
+#   python/handler_sdk      copied from handler_sdk: attach the layer, decorate, done
+#   python/<dependencies>   layer/requirements.lock (the full closure, pinned with sha256
+#                           hashes by pip-compile from layer/requirements.txt; `make lock`),
+#                           installed with --require-hashes as wheels for manylinux2014 <arch>
+#                           and CPython <python>
 #   **/__pycache__/*.cpython-3XX.pyc   when that interpreter is on this machine
 # --slim leaves out what the Lambda runtime already provides (boto3, botocore, s3transfer,
 # jmespath, urllib3, python-dateutil, six) and keeps pynamodb, aws-xray-sdk and wrapt.
@@ -25,7 +29,8 @@ SLIM=0
 OUT="$ROOT/build"
 CACHE="${PARTNERDB_LAYER_CACHE:-$ROOT/build/cache}"
 # Bump when the install or prune steps change, so cached installs are not reused.
-CACHE_FORMAT=2
+CACHE_FORMAT=3
+LOCK="$ROOT/layer/requirements.lock"
 RUNTIME_PROVIDED=(boto3 botocore s3transfer jmespath urllib3 python-dateutil six)
 LAMBDA_UNZIPPED_LIMIT=$((250 * 1024 * 1024))
 
@@ -114,21 +119,38 @@ find_target_python() {
     done
 }
 
-# NAME==VERSION lines of requirements.txt and constraints.txt; anything else is refused.
+# The NAME==VERSION of every requirement in the lock file; each must carry --hash lines
+# (pip refuses the install otherwise, with --require-hashes).
 read_pins() {
-    local file line
+    local line
     PINS=()
-    for file in "$ROOT/layer/requirements.txt" "$ROOT/layer/constraints.txt"; do
-        [[ -f "$file" ]] || die "missing $file"
-        while IFS= read -r line || [[ -n "$line" ]]; do
-            line="${line%%#*}"
-            line="${line//[[:space:]]/}"
-            [[ -z "$line" ]] && continue
-            [[ "$line" =~ ^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$ ]] \
-                || die "${file#"$ROOT"/}: '$line' is not pinned as NAME==VERSION"
-            PINS+=("$line")
-        done <"$file"
+    [[ -f "$LOCK" ]] || die "missing ${LOCK#"$ROOT"/}: run make lock"
+    while IFS= read -r line || [[ -n "$line" ]]; do
+        [[ "$line" =~ ^[[:space:]]*(#|--hash|$) ]] && continue
+        line="${line%%\\*}"
+        line="${line//[[:space:]]/}"
+        [[ "$line" =~ ^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$ ]] \
+            || die "${LOCK#"$ROOT"/}: '$line' is not pinned as NAME==VERSION"
+        PINS+=("$line")
+    done <"$LOCK"
+    ((${#PINS[@]} > 0)) || die "${LOCK#"$ROOT"/} pins nothing"
+}
+
+# Write the lock file's entries (with their hashes) for the given pins only to FILE.
+#   lock_subset FILE PIN...
+lock_subset() {
+    local file="$1" names=""
+    shift
+    local pin
+    for pin in "$@"; do
+        names+=" $(normalize_name "${pin%%==*}") "
     done
+    awk -v names="$names" '
+        /^[A-Za-z0-9]/ { split($1, parts, "=="); n = tolower(parts[1]); gsub(/[._]/, "-", n);
+                         keep = index(names, " " n " ") > 0 }
+        /^[[:space:]]*#/ { next }
+        keep { print }
+    ' "$LOCK" >"$file"
 }
 
 normalize_name() {
@@ -163,6 +185,7 @@ split_pins() {
 cache_key() {
     {
         echo "format=$CACHE_FORMAT python=$PYVER arch=$ARCH"
+        sha256sum <"$LOCK" | cut -d' ' -f1
         "$HOST_PY" -m pip --version | cut -d' ' -f1-2
         printf '%s\n' "$@"
     } | sha256sum | cut -c1-16
@@ -195,23 +218,26 @@ install_site() {
         install --quiet --disable-pip-version-check --no-input
         --target "$tmp" --cache-dir "$CACHE/pip"
         --platform "manylinux2014_$PIP_ARCH" --implementation cp --python-version "$PYVER"
-        --only-binary=:all: --no-compile
+        --only-binary=:all: --no-compile --require-hashes
     )
     if [[ "$mode" == resolve ]]; then
-        # pip resolves the dependencies for the target platform; the constraints pin them.
-        pip_args+=(-r "$ROOT/layer/requirements.txt" -c "$ROOT/layer/constraints.txt")
+        # pip resolves the dependencies for the target platform; every one must be in the
+        # lock, with a hash matching the file pip downloads.
+        pip_args+=(-r "$LOCK")
     else
-        pip_args+=(--no-deps "$@")
+        lock_subset "$tmp.requirements" "$@"
+        pip_args+=(--no-deps -r "$tmp.requirements")
     fi
     log "pip install ($mode) for cp${PYVER/./} manylinux2014_$PIP_ARCH -> $(basename "$dest")"
     if ! "$HOST_PY" -m pip "${pip_args[@]}"; then
-        rm -rf "$tmp"
+        rm -rf "$tmp" "$tmp.requirements"
         die "pip install failed"
     fi
+    rm -f "$tmp.requirements"
     prune "$tmp"
     if ! "$HOST_PY" -I "$ROOT/release/layer_check.py" pins "$tmp" --expect "$@"; then
         rm -rf "$tmp"
-        die "installed distributions differ from the pins (update layer/constraints.txt)"
+        die "installed distributions differ from the pins (run make lock)"
     fi
     touch "$tmp/.complete"
     if ! mv -T "$tmp" "$dest" 2>/dev/null; then
@@ -220,7 +246,7 @@ install_site() {
     fi
 }
 
-# Copy dependencies and partnerdb into STAGE/python. The dependencies are hard-linked from
+# Copy dependencies, partnerdb (without its test kit) and handler_sdk into STAGE/python. The dependencies are hard-linked from
 # the cache when it is on the same file system (nothing below modifies a file in place:
 # compileall only adds new files), else copied.
 stage_tree() {
@@ -231,12 +257,19 @@ stage_tree() {
         cp -R "$SITE" "$STAGE/python"
     fi
     rm -f "$STAGE/python/.complete"
-    [[ -f "$ROOT/layer/partnerdb/__init__.py" ]] || die "layer/partnerdb/__init__.py is missing"
-    cp -R "$ROOT/layer/partnerdb" "$STAGE/python/partnerdb"
-    find "$STAGE/python/partnerdb" -depth \( -name __pycache__ -o -name '.*_cache' \) \
-        -exec rm -rf {} +
-    find "$STAGE/python/partnerdb" -type f \( -name '*.pyc' -o -name '*.pyo' \) -delete
-    [[ -f "$STAGE/python/partnerdb/py.typed" ]] || die "layer/partnerdb/py.typed is missing"
+    local package
+    for package in layer/partnerdb handler_sdk; do
+        [[ -f "$ROOT/$package/__init__.py" ]] || die "$package/__init__.py is missing"
+        [[ -f "$ROOT/$package/py.typed" ]] || die "$package/py.typed is missing"
+        cp -R "$ROOT/$package" "$STAGE/python/$(basename "$package")"
+    done
+    for package in partnerdb handler_sdk; do
+        find "$STAGE/python/$package" -depth \( -name __pycache__ -o -name '.*_cache' \) \
+            -exec rm -rf {} +
+        find "$STAGE/python/$package" -type f \( -name '*.pyc' -o -name '*.pyo' \) -delete
+    done
+    # The test kit (moto, pytest fixtures) is for developers' machines: wheel only.
+    rm -rf "$STAGE/python/partnerdb/testing"
 }
 
 # botocore's data for DynamoDB and STS, pre-parsed for the botocore in the layer (a slim layer

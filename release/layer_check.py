@@ -9,7 +9,7 @@ boto3/botocore that the Lambda runtime provides).
     layer_check.py pins SITE --expect NAME==VERSION ...
         the distributions installed in SITE are exactly the pinned ones, no more, no fewer
     layer_check.py imports LAYER_PYTHON [--runtime DIR] [--arch ARCH] [--bytecode TAG] ...
-        import partnerdb, pynamodb and botocore from the layer as Lambda would; see `imports`
+        import partnerdb, handler_sdk, pynamodb and botocore from the layer as Lambda would
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ def run_imports(args: argparse.Namespace) -> None:
     if args.expect_version and version != args.expect_version:
         raise CheckFailed(f"partnerdb.__version__ is {version}, expected {args.expect_version}")
     print(f"partnerdb {version}")
+    if (layer / "partnerdb" / "testing").exists():
+        raise CheckFailed("the layer carries partnerdb/testing (the test kit ships in the wheel)")
 
     for name in ("pynamodb", "pynamodb.models", "botocore", "botocore.session"):
         importlib.import_module(name)
@@ -144,6 +146,9 @@ def run_imports(args: argparse.Namespace) -> None:
     expect_under("botocore", botocore_home)
     print(f"pynamodb {sys.modules['pynamodb'].__file__}")
     print(f"botocore {sys.modules['botocore'].__version__} {sys.modules['botocore'].__file__}")
+    handler_sdk = importlib.import_module("handler_sdk")
+    expect_under("handler_sdk", layer)
+    print(f"handler_sdk (needs partnerdb >= {handler_sdk.MIN_PARTNERDB})")
 
     native = check_native_arch(layer, args.arch)
     host = HOST_ARCHES.get(platform.machine().lower())

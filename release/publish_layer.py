@@ -1,20 +1,30 @@
-"""Publish a built layer zip as a Lambda layer version, unless the latest one is identical.
+"""Publish built layer zips as Lambda layer versions, in one or more regions.
 
     python -m release.publish_layer --zip build/partnerdb-layer-3.12-x86_64.zip \\
-        --python 3.12 --arch x86_64 [--name NAME] [--arn-file PATH]
+        [--zip build/partnerdb-layer-3.12-arm64.zip ...] [--regions us-east-1,eu-west-1]
 
-The layer name is `--name`, else `LAYER_NAME`, else `partnerdb-py312-x86_64` (from the
-Python version and architecture). The description carries the partnerdb version and the git
-commit (`-dirty` when the work tree has changes). When the latest version already has the zip's
-CodeSha256 (base64 of its sha256, as Lambda reports it) and the same runtime and architecture,
-nothing is published and that version's ARN is reused: `build_layer.sh` writes byte-identical
-zips for identical inputs, so an unchanged layer is never published twice.
+Each zip's Python, architecture and flavour come from its name as `build_layer.sh` writes it
+(`partnerdb-layer-<python>-<arch>[-slim].zip`). For each zip and region:
 
-The ARN goes to stdout (alone, so a shell can capture it) and to `build/layer-arn.txt`; progress
-goes to stderr. Uses botocore only, which honours `AWS_ENDPOINT_URL`. The region comes from
-`AWS_DEFAULT_REGION` or the profile, else `AWS_REGION`. A missing region, missing credentials
-or an unreadable zip is one line on stderr and exit code 2; any other failure one line and exit
-code 1. No traceback, and no credential value, is ever printed.
+- full and slim layers publish under their own names: `--name`/`LAYER_NAME` (default
+  `partnerdb`) and `--slim-name`/`LAYER_NAME_SLIM` (default `partnerdb-slim`);
+- nothing is published when the newest version for that runtime and architecture already has
+  the zip's CodeSha256 (build_layer.sh writes byte-identical zips for identical inputs): that
+  version is reused;
+- sharing: `--org-id`/`LAYER_ORG_ID=o-...` and `--accounts`/`LAYER_ACCOUNTS=111...,222...` add
+  layer version permissions (lambda:GetLayerVersion); public only with `--public`/
+  `LAYER_PUBLIC=1`; nothing is shared otherwise;
+- the version ARN goes to SSM Parameter Store, `/partnerdb/layer/<python>/<arch>[/slim]`
+  (`--ssm-prefix`/`LAYER_SSM_PREFIX`), in that region;
+- a zip over Lambda's 50 MB direct-upload limit is uploaded to `--bucket`/`LAYER_BUCKET`
+  (`{region}` in the name is replaced by each region) and published from there.
+
+Regions: `--regions`/`REGIONS` (comma-separated), else the session's region (`AWS_REGION`,
+`AWS_DEFAULT_REGION` or the profile's). Explicit options win over the environment. A table of
+what happened goes to stdout, the ARNs (one a line) to `--arn-file` (build/layer-arns.txt),
+progress to stderr. Bad options, no region, no credentials, an unreadable zip or one too big
+without a bucket: one line on stderr and exit code 2, before anything is published; any other
+failure one line and exit code 1. No traceback, and no credential value, is ever printed.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,60 +53,117 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from release.layer_aws import (
+    DIRECT_UPLOAD_LIMIT,
+    LayerZip,
+    Outcome,
+    PublishError,
+    RegionPublisher,
+    Sharing,
+    error_code,
+    too_big,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_FILE = ROOT / "layer" / "partnerdb" / "_version.py"
-DEFAULT_ARN_FILE = ROOT / "build" / "layer-arn.txt"
-ARCHITECTURES = ("x86_64", "arm64")
-PYTHONS = ("3.11", "3.12", "3.13")
-# Lambda refuses a direct (non-S3) upload above 50 MB.
-DIRECT_UPLOAD_LIMIT = 50 * 1000 * 1000
+DEFAULT_ARN_FILE = ROOT / "build" / "layer-arns.txt"
+DEFAULT_NAME = "partnerdb"
+DEFAULT_SLIM_NAME = "partnerdb-slim"
+DEFAULT_SSM_PREFIX = "/partnerdb/layer"
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
-
-
-class PublishError(Exception):
-    """A failure worth one line to the user; `code` is the exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
+_ZIP_NAME = re.compile(r"partnerdb-layer-(3\.1[1-3])-(x86_64|arm64)(-slim)?\.zip")
+_LAYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
+_ACCOUNT = re.compile(r"\d{12}")
+_SSM_PREFIX = re.compile(r"(/[A-Za-z0-9_.-]+)+")
 
 
 @dataclass(frozen=True)
-class LayerSpec:
-    """Everything that describes the version to publish."""
+class Options:
+    """Everything a run needs, validated."""
 
+    zips: tuple[Path, ...]
     name: str
-    zip_path: Path
-    runtime: str
-    architecture: str
-    description: str
-    code_sha256: str
+    slim_name: str
+    regions: tuple[str, ...]
+    sharing: Sharing
+    bucket: str | None
+    ssm_prefix: str
+    arn_file: Path
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
         prog="python -m release.publish_layer",
-        description="Publish the layer zip unless the latest version has the same CodeSha256.",
+        description="Publish layer zips (unchanged ones are skipped) to regions, share them "
+        "and record their ARNs in SSM.",
     )
-    parser.add_argument("--zip", required=True, type=Path, help="the layer zip to publish")
-    parser.add_argument("--python", default="3.12", choices=PYTHONS, help="runtime pythonX.Y")
-    parser.add_argument("--arch", default="x86_64", choices=ARCHITECTURES)
-    parser.add_argument("--name", help="layer name (default: LAYER_NAME or partnerdb-pyXY-ARCH)")
-    parser.add_argument(
-        "--arn-file",
-        type=Path,
-        default=DEFAULT_ARN_FILE,
-        help=f"where to write the ARN (default: {DEFAULT_ARN_FILE})",
-    )
-    return parser.parse_args(argv)
+    parser.add_argument("--zip", dest="zips", action="append", required=True, type=Path,
+                        help="a zip built by build_layer.sh (repeat for each python/arch)")
+    parser.add_argument("--name", help=f"full layer name (LAYER_NAME, default {DEFAULT_NAME})")
+    parser.add_argument("--slim-name", help=f"slim layer name (LAYER_NAME_SLIM, default "
+                        f"{DEFAULT_SLIM_NAME})")
+    parser.add_argument("--regions", help="comma-separated regions (REGIONS)")
+    parser.add_argument("--org-id", help="share with this organization (LAYER_ORG_ID)")
+    parser.add_argument("--accounts", help="share with these accounts (LAYER_ACCOUNTS)")
+    parser.add_argument("--public", action="store_true", default=None,
+                        help="share with every AWS account (LAYER_PUBLIC=1)")
+    parser.add_argument("--bucket", help="S3 bucket for zips over 50 MB (LAYER_BUCKET)")
+    parser.add_argument("--ssm-prefix", help=f"SSM path (LAYER_SSM_PREFIX, default "
+                        f"{DEFAULT_SSM_PREFIX})")
+    parser.add_argument("--arn-file", type=Path, default=DEFAULT_ARN_FILE,
+                        help=f"where to write the ARNs (default: {DEFAULT_ARN_FILE})")
+    return parser.parse_args(argv)  # fmt: skip
 
 
-def layer_name(explicit: str | None, python: str, arch: str) -> str:
-    """`--name`, else `LAYER_NAME`, else `partnerdb-py<XY>-<arch>`."""
-    derived = f"partnerdb-py{python.replace('.', '')}-{arch}"
-    return explicit or os.environ.get("LAYER_NAME") or derived
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def resolve_options(args: argparse.Namespace, env: Mapping[str, str]) -> Options:
+    """Options from the command line, else the environment, else defaults; all validated."""
+    name = args.name or env.get("LAYER_NAME") or DEFAULT_NAME
+    slim_name = args.slim_name or env.get("LAYER_NAME_SLIM") or DEFAULT_SLIM_NAME
+    for option, value in (("LAYER_NAME", name), ("LAYER_NAME_SLIM", slim_name)):
+        if not _LAYER_NAME.fullmatch(value):
+            raise PublishError(f"{option} {value!r}: 1-64 letters, digits, - and _", EXIT_CONFIG)
+    if name == slim_name:
+        raise PublishError(f"full and slim layers need distinct names, both are {name!r}",
+                           EXIT_CONFIG)  # fmt: skip
+    regions = _split(args.regions or env.get("REGIONS"))
+    for region in regions:
+        if not _REGION.fullmatch(region):
+            raise PublishError(f"REGIONS: {region!r} is not a region like us-east-1", EXIT_CONFIG)
+    org_id = args.org_id or env.get("LAYER_ORG_ID") or None
+    if org_id is not None and not _ORG_ID.fullmatch(org_id):
+        raise PublishError(f"LAYER_ORG_ID {org_id!r} is not an organization id like "
+                           "o-a1b2c3d4e5", EXIT_CONFIG)  # fmt: skip
+    accounts = _split(args.accounts or env.get("LAYER_ACCOUNTS"))
+    for account in accounts:
+        if not _ACCOUNT.fullmatch(account):
+            raise PublishError(f"LAYER_ACCOUNTS: {account!r} is not a 12-digit account id",
+                               EXIT_CONFIG)  # fmt: skip
+    public_flag = env.get("LAYER_PUBLIC", "")
+    if public_flag not in ("", "0", "1"):
+        raise PublishError(f"LAYER_PUBLIC must be 1 or 0, not {public_flag!r}", EXIT_CONFIG)
+    public = bool(args.public) or public_flag == "1"
+    ssm_prefix = (args.ssm_prefix or env.get("LAYER_SSM_PREFIX") or DEFAULT_SSM_PREFIX).rstrip("/")
+    if not _SSM_PREFIX.fullmatch(ssm_prefix):
+        raise PublishError(f"LAYER_SSM_PREFIX {ssm_prefix!r} is not a path like /partnerdb/layer",
+                           EXIT_CONFIG)  # fmt: skip
+    return Options(
+        zips=tuple(args.zips),
+        name=name,
+        slim_name=slim_name,
+        regions=regions,
+        sharing=Sharing(org_id=org_id, accounts=accounts, public=public),
+        bucket=args.bucket or env.get("LAYER_BUCKET") or None,
+        ssm_prefix=ssm_prefix,
+        arn_file=args.arn_file,
+    )
 
 
 def package_version(path: Path = VERSION_FILE) -> str:
@@ -130,22 +197,6 @@ def code_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
-def build_spec(args: argparse.Namespace, data: bytes) -> LayerSpec:
-    """The version to publish, from the command line and the zip's bytes."""
-    runtime = f"python{args.python}"
-    description = f"partnerdb {package_version()} ({git_commit()}) {runtime} {args.arch}"
-    if not bundles_botocore(data):
-        description += " slim (uses the runtime's boto3/botocore)"
-    return LayerSpec(
-        name=layer_name(args.name, args.python, args.arch),
-        zip_path=args.zip,
-        runtime=runtime,
-        architecture=args.arch,
-        description=description,
-        code_sha256=code_sha256(data),
-    )
-
-
 def bundles_botocore(data: bytes) -> bool:
     """Whether the layer zip carries its own botocore (a `--slim` build does not)."""
     try:
@@ -155,22 +206,41 @@ def bundles_botocore(data: bytes) -> bool:
         raise PublishError("the layer file is not a zip", EXIT_CONFIG) from None
 
 
-def read_zip(path: Path) -> bytes:
-    """The zip's bytes; it must exist and fit a direct upload."""
+def load_zip(path: Path, options: Options) -> LayerZip:
+    """Read and describe one zip; refuse it when its name or content says nothing usable."""
+    match = _ZIP_NAME.fullmatch(path.name)
+    if match is None:
+        raise PublishError(
+            f"{path.name}: not a name build_layer.sh writes "
+            "(partnerdb-layer-<3.11|3.12|3.13>-<x86_64|arm64>[-slim].zip)",
+            EXIT_CONFIG,
+        )
+    python, arch, slim = match.group(1), match.group(2), match.group(3) is not None
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise PublishError(f"cannot read {path}: {exc.strerror}", EXIT_CONFIG) from None
-    if len(data) > DIRECT_UPLOAD_LIMIT:
-        raise PublishError(
-            f"{path} is {len(data) / 1e6:.1f} MB, over Lambda's 50 MB direct upload limit "
-            "(build with --slim)"
-        )
-    return data
+    if bundles_botocore(data) == slim:
+        raise PublishError(f"{path.name}: its content does not match its name (slim or full)",
+                           EXIT_CONFIG)  # fmt: skip
+    if len(data) > DIRECT_UPLOAD_LIMIT and not options.bucket:
+        raise PublishError(f"{path.name}: {too_big(len(data))}", EXIT_CONFIG)
+    description = f"partnerdb {package_version()} ({git_commit()}) python{python} {arch}"
+    if slim:
+        description += " slim (uses the runtime's boto3/botocore)"
+    return LayerZip(
+        data=data,
+        python=python,
+        arch=arch,
+        slim=slim,
+        name=options.slim_name if slim else options.name,
+        description=description,
+        code_sha256=code_sha256(data),
+    )
 
 
-def lambda_client() -> Any:
-    """A botocore Lambda client, after checking that a region and credentials exist.
+def aws_session(regions: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+    """A botocore session with credentials, and the regions to publish to.
 
     Checking first turns botocore's errors (raised deep inside the first call) into one clear
     line. `AWS_ENDPOINT_URL` is honoured by botocore itself.
@@ -181,9 +251,9 @@ def lambda_client() -> Any:
         credentials = session.get_credentials()
     except (PartialCredentialsError, ProfileNotFound) as exc:
         raise PublishError(f"AWS credentials: {exc}", EXIT_CONFIG) from None
-    if not region:
+    if not regions and not region:
         raise PublishError(
-            "no AWS region: set AWS_REGION or AWS_DEFAULT_REGION (or a profile's region)",
+            "no AWS region: set REGIONS, AWS_REGION or AWS_DEFAULT_REGION (or a profile's region)",
             EXIT_CONFIG,
         )
     if credentials is None:
@@ -191,90 +261,62 @@ def lambda_client() -> Any:
             "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
             EXIT_CONFIG,
         )
-    return session.create_client("lambda", region_name=region)
+    return session, regions or (str(region),)
 
 
-def latest_version(client: Any, name: str) -> dict[str, Any] | None:
-    """The newest version of layer `name` with its Content (CodeSha256), or None if none."""
-    newest: int | None = None
-    try:
-        for page in client.get_paginator("list_layer_versions").paginate(LayerName=name):
-            for item in page.get("LayerVersions", []):
-                version = int(item["Version"])
-                newest = version if newest is None else max(newest, version)
-        if newest is None:
-            return None
-        found: dict[str, Any] = client.get_layer_version(LayerName=name, VersionNumber=newest)
-    except ClientError as exc:
-        if _error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
-    return found
-
-
-def is_same(latest: dict[str, Any] | None, spec: LayerSpec) -> bool:
-    """Whether `latest` already is this zip for this runtime and architecture."""
-    if latest is None:
-        return False
-    return (
-        latest.get("Content", {}).get("CodeSha256") == spec.code_sha256
-        and spec.runtime in latest.get("CompatibleRuntimes", [])
-        and spec.architecture in latest.get("CompatibleArchitectures", [])
-    )
-
-
-def publish(client: Any, spec: LayerSpec, data: bytes) -> dict[str, Any]:
-    """Publish a new version and check that Lambda saw the same bytes."""
-    published: dict[str, Any] = client.publish_layer_version(
-        LayerName=spec.name,
-        Description=spec.description,
-        Content={"ZipFile": data},
-        CompatibleRuntimes=[spec.runtime],
-        CompatibleArchitectures=[spec.architecture],
-    )
-    reported = published.get("Content", {}).get("CodeSha256")
-    if reported != spec.code_sha256:
-        raise PublishError(f"Lambda reports CodeSha256 {reported}, expected {spec.code_sha256}")
-    return published
-
-
-def write_arn(path: Path, arn: str) -> None:
-    """Write the ARN (and a newline) to `path`, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(arn + "\n")
-
-
-def run(args: argparse.Namespace) -> str:
-    """Publish (or reuse) the layer version; return its ARN."""
-    data = read_zip(args.zip)
-    spec = build_spec(args, data)
-    client = lambda_client()
-    latest = latest_version(client, spec.name)
-    if latest is not None and is_same(latest, spec):
-        arn = str(latest["LayerVersionArn"])
-        note(
-            f"unchanged: {spec.name} version {latest['Version']} has CodeSha256 "
-            f"{spec.code_sha256}; not publishing"
+def run(options: Options) -> list[Outcome]:
+    """Publish (or reuse) every zip in every region; return what happened."""
+    layers = [load_zip(path, options) for path in options.zips]
+    keys = [(layer.python, layer.arch, layer.slim) for layer in layers]
+    if len(set(keys)) != len(keys):
+        raise PublishError("two zips for the same python, arch and flavour", EXIT_CONFIG)
+    session, regions = aws_session(options.regions)
+    outcomes: list[Outcome] = []
+    for region in regions:
+        publisher = RegionPublisher(
+            session,
+            region,
+            bucket=options.bucket,
+            ssm_prefix=options.ssm_prefix,
+            sharing=options.sharing,
         )
-    else:
-        published = publish(client, spec, data)
-        arn = str(published["LayerVersionArn"])
-        note(
-            f"published {spec.name} version {published['Version']} "
-            f"({len(data) / 2**20:.2f} MiB, CodeSha256 {spec.code_sha256}): {spec.description}"
+        for layer in layers:
+            outcome = publisher.run(layer)
+            verb = "published" if outcome.published else "unchanged, reused"
+            note(f"{region}: {verb} {layer.name} version {outcome.version} "
+                 f"({layer.runtime} {layer.arch}, CodeSha256 {layer.code_sha256})")  # fmt: skip
+            outcomes.append(outcome)
+    options.arn_file.parent.mkdir(parents=True, exist_ok=True)
+    options.arn_file.write_text("".join(f"{o.arn}\n" for o in outcomes))
+    return outcomes
+
+
+def table(outcomes: Sequence[Outcome]) -> str:
+    """The outcomes as an aligned text table, one row per (region, zip)."""
+    header = ("REGION", "PYTHON", "ARCH", "LAYER", "VERSION", "STATUS", "SSM PARAMETER", "ARN")
+    rows = [header] + [
+        (
+            o.region,
+            o.layer.python,
+            o.layer.arch,
+            o.layer.name,
+            str(o.version),
+            "published" if o.published else "unchanged",
+            o.parameter,
+            o.arn,
         )
-    write_arn(args.arn_file, arn)
-    return arn
+        for o in outcomes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
 
 
 def note(message: str) -> None:
     """A progress line on stderr."""
     print(f"publish_layer: {message}", file=sys.stderr)
-
-
-def _error_code(exc: ClientError) -> str:
-    """The AWS error code of a ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def redact(message: str) -> str:
@@ -290,16 +332,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run; every failure is one line on stderr (no traceback) and a non-zero exit code."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        print(run(args))
+        print(table(run(resolve_options(args, os.environ))))
     except PublishError as exc:
         return fail(str(exc), exc.code)
     except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as exc:
         return fail(f"AWS credentials: {exc}", EXIT_CONFIG)
     except NoRegionError:
-        return fail("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION", EXIT_CONFIG)
+        return fail("no AWS region: set REGIONS, AWS_REGION or AWS_DEFAULT_REGION", EXIT_CONFIG)
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", "")
-        return fail(f"{_error_code(exc)}: {message}")
+        return fail(f"{error_code(exc)}: {message}")
     except (BotoCoreError, OSError) as exc:
         return fail(str(exc))
     return 0

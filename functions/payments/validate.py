@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from handler_sdk import BadRequest
+from handler_sdk import BadRequest, parse_json
 
 MAX_AMOUNT = 10**12  # minor units; far above any card payment, well inside DynamoDB numbers
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -85,9 +85,10 @@ def decode_cursor(data: dict[str, Any], customer_id: str) -> dict[str, Any] | No
     if not isinstance(value, str) or len(value) > 2048:
         raise BadRequest("cursor is not valid")
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
         raise BadRequest("cursor is not valid") from None
+    decoded = parse_json(raw, "cursor")
     if not isinstance(decoded, dict) or decoded.get("c") != customer_id:
         raise BadRequest("cursor is not valid for this customer")
     key = decoded.get("k")

@@ -45,7 +45,7 @@ _THROTTLED = {
     "RequestLimitExceeded",
     "TooManyRequestsException",
 }
-_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]")
+_SESSION_NAME_BAD = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
 def utc_now() -> datetime:
@@ -128,6 +128,11 @@ class AssumeRole:
             "token": creds["SessionToken"],
             "expiry_time": self._expiry(response, requested_at).isoformat(),
         }
+
+    def forget_secrets(self) -> None:
+        """Unregister the issued credentials from the log redactor (the session is dropped)."""
+        REDACTOR.discard(*self._issued)
+        self._issued = ()
 
     def _client_error(self, err: ClientError) -> PartnerRoleError:
         cfg = self.config

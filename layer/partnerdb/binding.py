@@ -22,7 +22,8 @@ from pynamodb.models import Model
 from partnerdb.config import PartnerConfig
 from partnerdb.credentials import PartnerSession
 from partnerdb.errors import ModelNotBindable
-from partnerdb.private_access import use_client, use_client_for_model
+from partnerdb.model_settings import send_model_headers, warn_replaced_settings
+from partnerdb.private_access import model_connection, use_client, use_client_for_model
 
 M = TypeVar("M", bound=Model)
 
@@ -143,6 +144,9 @@ def _bind(model: type[M], config: PartnerConfig, client: Any) -> type[M]:
     }
     metaclass: Any = type(model)
     bound: type[M] = metaclass(model.__name__, (model,), namespace)
-    # The partner's client replaces the one PynamoDB would have built from Meta.
+    # The partner's client replaces the one PynamoDB would have built from Meta; the model's
+    # own extra headers go with its calls only, and Meta's other client settings are replaced.
     use_client_for_model(bound, client)
+    send_model_headers(client, model_connection(bound), getattr(base_meta, "extra_headers", None))
+    warn_replaced_settings(model, base_meta)
     return bound

@@ -22,7 +22,8 @@ from botocore.credentials import Credentials
 from partnerdb import botocore_data
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
-from partnerdb.private_access import http_session_of, share_http_session
+from partnerdb.private_access import http_session_of, share_http_session, wrap_http_session
+from partnerdb.watchdog import DeadlineHTTPSession
 
 _NO_CREDENTIALS = object()
 
@@ -80,7 +81,9 @@ class ClientFactory:
                 client = session.create_client(service, region, config=self._config)
             finally:
                 session._credentials_for_next = _NO_CREDENTIALS
-            share_http_session(client, self._http_sessions, (service, region))
+            share_http_session(
+                client, self._http_sessions, (service, region), wrap=DeadlineHTTPSession
+            )
         self._hook(client)
         return client
 
@@ -88,6 +91,7 @@ class ClientFactory:
         """A client with the function's own credentials (used for STS only)."""
         with self._lock:
             client = self._session_for(service).create_client(service, region, config=self._config)
+            wrap_http_session(client, DeadlineHTTPSession)
             pool = http_session_of(client)
             if pool is not None:
                 self._home_http_sessions.append(pool)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -31,10 +31,12 @@ from partnerdb.constants import (
 from partnerdb.errors import ConfigError, InvalidPartnerId
 
 PARTNER_ID_MAX = 64
+#: STS and IAM accept ASCII only (`\w` and `\d` would match any script's letters and digits):
+#: ExternalId `[\w+=,.@:/-]`, role path and name `[\w+=,.@/-]`, 12 ASCII digits of account.
 _PARTNER_ID = re.compile(r"[A-Za-z0-9_]+")
-_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
-_EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _TABLE_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,200}")
 _PARTNER_VAR = re.compile(
     re.escape(PARTNER_PREFIX)
@@ -146,12 +148,38 @@ def partners_from_env(environ: Mapping[str, str] | None = None) -> list[PartnerC
     return partners
 
 
+def check_distinct_tables(partners: Iterable[PartnerConfig], *, allow_shared: bool) -> None:
+    """Two partners with one account, region and table prefix would read and write the same
+    tables: a `ConfigError` naming both, unless `allow_shared` (PARTNERDB_ALLOW_SHARED_TABLES)."""
+    if allow_shared:
+        return
+    seen: dict[tuple[str, str, str], str] = {}
+    for config in partners:
+        key = (config.account_id, config.region, config.table_prefix)
+        other = seen.setdefault(key, config.partner_id)
+        if other != config.partner_id:
+            first, second = sorted((other, config.partner_id))
+            prefix = f"table prefix {config.table_prefix!r}" if config.table_prefix else (
+                "no table prefix"
+            )
+            raise ConfigError(
+                f"{partner_variable(first, TABLE_PREFIX_SUFFIX)}, "
+                f"{partner_variable(second, TABLE_PREFIX_SUFFIX)}",
+                f"partners {first!r} and {second!r} have the same account "
+                f"({config.account_id}), region and {prefix}, so they would share tables: give "
+                f"them distinct table prefixes, or set "
+                f"{settings_variable('allow_shared_tables')}=true",
+            )
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How partner clients behave; each field has a `PARTNERDB_<FIELD>` variable.
 
-    Defaults suit Lambda: a short connect timeout (the deadline cannot cut a connect), three
-    attempts, and role credentials of 3600 s, the maximum for role chaining.
+    Defaults suit Lambda: a short connect timeout, three attempts, role credentials of 3600 s
+    (the maximum for role chaining), a 30 s back-off before asking STS again for a partner
+    whose role was refused or whose fresh credentials were rejected, and 0.5 s for an early
+    credential refresh.
     """
 
     connect_timeout: float = env_names.CONNECT_TIMEOUT
@@ -162,6 +190,9 @@ class ClientSettings:
     duration_seconds: int = env_names.DURATION_SECONDS
     cache_size: int = env_names.CACHE_SIZE
     sts_region: str = env_names.STS_REGION
+    allow_shared_tables: bool = env_names.ALLOW_SHARED_TABLES
+    backoff_seconds: float = env_names.BACKOFF_SECONDS
+    refresh_budget: float = env_names.REFRESH_BUDGET
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -171,9 +202,11 @@ class ClientSettings:
             ("retry_mode", self.retry_mode in ("standard", "adaptive"),
              "must be 'standard' or 'adaptive'"),
             ("max_attempts", 1 <= self.max_attempts <= 10, "must be 1..10"),
-            ("duration_seconds", 900 <= self.duration_seconds <= 43200,
-             "must be 900..43200 (3600 at most when chaining roles, as Lambda does)"),
+            ("duration_seconds", 900 <= self.duration_seconds <= 3600,
+             "must be 900..3600: Lambda always chains roles, and STS refuses more then"),
             ("cache_size", 1 <= self.cache_size <= 100_000, "must be 1..100000"),
+            ("backoff_seconds", 0 <= self.backoff_seconds <= 3600, "must be 0..3600 seconds"),
+            ("refresh_budget", 0 < self.refresh_budget <= 10, "must be in (0, 10] seconds"),
             ("sts_region", self.sts_region == "" or bool(_REGION.fullmatch(self.sts_region)),
              "must be an AWS region like us-east-1"),
         ]
@@ -193,11 +226,7 @@ class ClientSettings:
             raw = env.get(var)
             if raw is None or raw.strip() == "":
                 continue
-            kind = type(getattr(cls, f.name))
-            try:
-                values[f.name] = kind(raw.strip())
-            except ValueError:
-                raise ConfigError(var, f"{raw!r} is not a valid {kind.__name__}") from None
+            values[f.name] = _parse(var, raw.strip(), type(getattr(cls, f.name)))
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown client settings: {', '.join(sorted(unknown))}")
@@ -208,3 +237,18 @@ class ClientSettings:
 
     def with_overrides(self, **overrides: Any) -> ClientSettings:
         return replace(self, **overrides)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _parse(var: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+        raise ConfigError(var, "must be true or false")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(var, f"{raw!r} is not a valid {kind.__name__}") from None

@@ -25,7 +25,7 @@ REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
 
 # Defaults of `ClientSettings`, sized for Lambda.
-CONNECT_TIMEOUT = 1.0  # seconds; the deadline cannot cut a connect
+CONNECT_TIMEOUT = 1.0  # seconds; a connect also ends at the deadline
 READ_TIMEOUT = 10.0  # seconds
 MAX_POOL_CONNECTIONS = 10
 RETRY_MODE = "standard"
@@ -33,6 +33,23 @@ MAX_ATTEMPTS = 3
 DURATION_SECONDS = 3600  # the maximum for role chaining, as Lambda does
 CACHE_SIZE = 256  # partner sessions kept
 STS_REGION = ""  # empty: the function's region
+ALLOW_SHARED_TABLES = False  # two partners of one account, region and table prefix: ConfigError
+BACKOFF_SECONDS = 30.0  # a refused role / rejected fresh credentials: no AssumeRole meanwhile
+REFRESH_BUDGET = 0.5  # seconds an early (advisory) credential refresh may take
+
+#: The partner registry (`partnerdb.registry`): a DynamoDB table or an SSM parameter path.
+REGISTRY_TABLE_ENV = "PARTNERDB_REGISTRY_TABLE"
+REGISTRY_REGION_ENV = "PARTNERDB_REGISTRY_REGION"
+REGISTRY_SSM_PATH_ENV = "PARTNERDB_REGISTRY_SSM_PATH"
+#: `PARTNERDB_REGISTRY_<FIELD>`: a field of `RegistrySettings`.
+REGISTRY_SETTINGS_PREFIX = "PARTNERDB_REGISTRY_"
+
+# Defaults of `RegistrySettings`.
+REGISTRY_TTL = 300.0  # seconds an active entry is used before it is read again
+REGISTRY_NEGATIVE_TTL = 60.0  # seconds an unknown or disabled id is remembered
+REGISTRY_MAX_STALE = 3600.0  # seconds past its TTL an entry serves while the registry fails
+REGISTRY_CACHE_SIZE = 2048  # entries, known and unknown ids together
+REGISTRY_TIMEOUT = 1.0  # seconds one registry read may take (never past the deadline)
 
 #: `Deadline.from_context(buffer_ms=...)`: stop starting work this long before Lambda's deadline.
 DEADLINE_BUFFER_MS = 1000

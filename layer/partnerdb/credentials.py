@@ -1,10 +1,11 @@
 """Per-partner sessions: refreshable role credentials and the DynamoDB client signed with them.
 
-Each partner gets one `PartnerSession`: botocore refreshable credentials that call the
-partner's `AssumeRole` on first use (never before) and again shortly before expiry, plus the
-partner's DynamoDB client built with those credentials only (no fallback to the function's
-own). botocore's refresh lock makes concurrent first uses share one STS call. Sessions live in
-a bounded LRU, `SessionCache`.
+Each partner gets one `PartnerSession`: refreshable credentials (`partnerdb.refresh`) that
+call the partner's `AssumeRole` on first use (never before) and again shortly before expiry,
+plus the partner's DynamoDB client built with those credentials only (no fallback to the
+function's own), which replaces credentials DynamoDB rejects (`partnerdb.rejection`). The
+refresh lock makes concurrent first uses share one STS call. Sessions live in a bounded LRU,
+`SessionCache`; an evicted session's credentials leave the log redactor.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from partnerdb.assume_role import AssumeRole, Clock, utc_now
 from partnerdb.clients import ClientFactory
 from partnerdb.config import PartnerConfig
-from partnerdb.private_access import RoleCredentials
+from partnerdb.refresh import PartnerCredentials
+from partnerdb.rejection import install_rejection_hooks
 from partnerdb.stats import CacheStats
 
 
@@ -27,17 +29,22 @@ class PartnerSession:
         self, *, config: PartnerConfig, assume_role: AssumeRole, factory: ClientFactory
     ) -> None:
         self.config = config
-        self._assume_role = assume_role
-        self.credentials = RoleCredentials(
-            refresh_using=assume_role, method="assume-role", time_fetcher=assume_role.clock
+        self.assume_role = assume_role
+        self.credentials = PartnerCredentials(
+            assume_role,
+            partner_id=config.partner_id,
+            clock=assume_role.clock,
+            backoff=factory.settings.backoff_seconds,
+            refresh_budget=factory.settings.refresh_budget,
         )
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)
+        install_rejection_hooks(self.dynamodb, self.credentials)
 
     def forget_credentials(self) -> None:
-        """Drop the assumed credentials; the next request assumes the role again (its first
-        AssumeRole, not a refresh)."""
+        """Drop the assumed credentials and any remembered refusal or back-off; the next
+        request assumes the role again (its first AssumeRole, not a refresh)."""
         self.credentials.forget()
-        self._assume_role.forget()
+        self.assume_role.forget()
 
     def __repr__(self) -> str:
         return f"PartnerSession(partner_id={self.config.partner_id!r})"
@@ -89,10 +96,20 @@ class SessionCache:
             self._sessions[pid] = session
             evicted = 0
             while len(self._sessions) > self._max_size:
-                self._sessions.popitem(last=False)
+                _, dropped = self._sessions.popitem(last=False)
+                dropped.assume_role.forget_secrets()
                 evicted += 1
             self.stats.add(partners_bound=1, evictions=evicted)
             return session
+
+    def drop(self, partner_id: str) -> bool:
+        """Forget a partner's session (credentials, client, bound models); True if one was cached.
+
+        For a partner whose configuration changed or that was disabled: the next `get` builds
+        a fresh session, so the next call assumes the role again with the current config.
+        """
+        with self._lock:
+            return self._sessions.pop(partner_id, None) is not None
 
     def cached_partner_ids(self) -> list[str]:
         with self._lock:

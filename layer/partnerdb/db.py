@@ -9,7 +9,9 @@ variable, which a `PartnerDB` sets when its scope is entered and resets when it 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from contextvars import Token
 from types import TracebackType
@@ -21,15 +23,30 @@ from pynamodb.transactions import TransactGet, TransactWrite
 from partnerdb.assume_role import Clock, utc_now
 from partnerdb.binding import Bindings, PartnerBinding, check_bindable, require_bound
 from partnerdb.clients import ClientFactory
-from partnerdb.config import ClientSettings, PartnerConfig, normalize_partner_id, partners_from_env
+from partnerdb.config import (
+    ClientSettings,
+    PartnerConfig,
+    check_distinct_tables,
+    normalize_partner_id,
+    partners_from_env,
+)
 from partnerdb.constants import FUNCTION_NAME_ENV, partner_variable
 from partnerdb.credentials import PartnerSession, SessionCache
 from partnerdb.deadline import Deadline, reset_deadline
 from partnerdb.errors import ConfigError, UnknownPartner
 from partnerdb.redact import REDACTOR, install_redaction
+from partnerdb.registry import (
+    Registry,
+    RegistryCache,
+    RegistrySettings,
+    registry_from_env,
+    registry_settings_from_env,
+)
 from partnerdb.stats import CacheStats, StsCounter, start_counting, stop_counting
 
 M = TypeVar("M", bound=Model)
+
+log = logging.getLogger("partnerdb")
 
 
 class Partners:
@@ -42,6 +59,8 @@ class Partners:
         settings: ClientSettings | None = None,
         clock: Clock = utc_now,
         function_name: str | None = None,
+        registry: Registry | None = None,
+        registry_settings: RegistrySettings | None = None,
     ) -> None:
         self._configs: dict[str, PartnerConfig] = {}
         for config in partners:
@@ -53,12 +72,16 @@ class Partners:
             REDACTOR.add(config.external_id)
         install_redaction()
         self.settings = settings if settings is not None else ClientSettings.from_env()
+        check_distinct_tables(
+            self._configs.values(), allow_shared=self.settings.allow_shared_tables
+        )
         name = function_name
         if name is None:
             name = os.environ.get(FUNCTION_NAME_ENV, "")
         self._stats = CacheStats()
+        factory = ClientFactory(self.settings)
         self._sessions = SessionCache(
-            factory=ClientFactory(self.settings),
+            factory=factory,
             stats=self._stats,
             max_size=self.settings.cache_size,
             duration_seconds=self.settings.duration_seconds,
@@ -67,6 +90,23 @@ class Partners:
         )
         self._bindings = Bindings()
         self._models: list[type[Model]] = []
+        #: The registry cache, when partners are also looked up in a registry.
+        self.registry: RegistryCache | None = None
+        if registry is not None:
+            registry.attach(factory)
+            self.registry = RegistryCache(
+                registry,
+                registry_settings or registry_settings_from_env(),
+                # One injected clock drives credentials and registry TTLs; the default one
+                # costs less as a monotonic float on the warm path.
+                clock=time.monotonic if clock is utc_now else lambda: clock().timestamp(),
+                on_drop=self._sessions.drop,
+            )
+            if self._configs:
+                log.info(
+                    "partners configured in the environment take precedence over registry %s: %s",
+                    registry.describe(), ", ".join(sorted(self._configs)),
+                )
 
     @classmethod
     def from_env(
@@ -83,16 +123,25 @@ class Partners:
         elif setting_overrides:
             settings = settings.with_overrides(**setting_overrides)
         env = os.environ if environ is None else environ
+        configs = partners_from_env(env)
+        registry = registry_from_env(env)
         return cls(
-            partners_from_env(env),
+            configs,
             settings=settings,
             clock=clock,
             function_name=env.get(FUNCTION_NAME_ENV, ""),
+            registry=registry,
+            registry_settings=registry_settings_from_env(env) if registry is not None else None,
         )
 
     @property
     def partner_ids(self) -> list[str]:
+        """The partners configured in the environment (registry partners are looked up)."""
         return sorted(self._configs)
+
+    def cached_partner_ids(self) -> list[str]:
+        """Partners that have a cached session (credentials, client, bound models) now."""
+        return self._sessions.cached_partner_ids()
 
     @property
     def stats(self) -> CacheStats:
@@ -142,25 +191,38 @@ class Partners:
         """The partner's DB for one invocation, bound to `deadline` (default: none).
 
         Use it as `with partners.db(pid, deadline=...) as db:` (see `PartnerDB`). Raises
-        `InvalidPartnerId` or `UnknownPartner` before any network call.
+        `InvalidPartnerId` or `UnknownPartner` before any network call. A partner not in the
+        environment is looked up in the registry (one read per TTL, within `deadline`), which
+        can also raise `RegistryUnavailable` or `RegistryEntryInvalid`.
         """
-        config = self._config(partner_id)
-        return PartnerDB(binding=self._binding(config), deadline=deadline or Deadline.never())
+        deadline = deadline or Deadline.never()
+        config = self._config(partner_id, deadline)
+        return PartnerDB(binding=self._binding(config), deadline=deadline)
 
     def session(self, partner_id: str) -> PartnerSession:
         """The partner's cached session (role credentials and DynamoDB client), for
-        diagnostics; built, without a network call, on first use."""
-        return self._sessions.get(self._config(partner_id))
+        diagnostics; built, without a network call to STS, on first use."""
+        return self._session(self._config(partner_id, None))
 
-    def _config(self, partner_id: str) -> PartnerConfig:
+    def _config(self, partner_id: str, deadline: Deadline | None) -> PartnerConfig:
         pid = normalize_partner_id(partner_id)
         config = self._configs.get(pid)
         if config is None:
-            raise UnknownPartner(pid)
+            if self.registry is None:
+                raise UnknownPartner(pid)
+            config = self.registry.lookup(pid, deadline)
         return config
 
+    def _session(self, config: PartnerConfig) -> PartnerSession:
+        session = self._sessions.get(config)
+        if session.config is not config and session.config != config:
+            # The registry entry changed: assume the new role, bind models afresh.
+            self._sessions.drop(config.partner_id)
+            session = self._sessions.get(config)
+        return session
+
     def _binding(self, config: PartnerConfig) -> PartnerBinding:
-        return self._bindings.of(self._sessions.get(config))
+        return self._bindings.of(self._session(config))
 
 
 class PartnerDB:

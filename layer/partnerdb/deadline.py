@@ -7,9 +7,9 @@ client we build read it:
 - `before-parameter-build` (once per call, before endpoint resolution and signing, which may
   fetch credentials): a call that would start after the deadline raises `DeadlineExceeded`
   before anything is fetched, signed or sent;
-- `before-send` (each attempt): no attempt starts after the deadline, and the attempt's read
-  timeout shrinks to the time left, which cuts a hung request at the deadline (botocore
-  1.43.68+; older botocore can only cut it at the client's read timeout);
+- `before-send` (each attempt): no attempt starts after the deadline; the attempt itself,
+  connection to last byte, is cut at the deadline by `partnerdb.watchdog` (clients built by
+  `partnerdb.clients` send through it);
 - `needs-retry`: a retry whose backoff would not fit in the time left is not made.
 """
 
@@ -127,20 +127,12 @@ def _before_call(model: Any = None, **_: Any) -> None:
         raise DeadlineExceeded(f"{_op_name(model)} not started, no time left")
 
 
-def _before_send_for(read_timeout: float) -> Callable[..., None]:
-    """The per-attempt hook of a client whose configured read timeout is `read_timeout`."""
-
-    def before_send(request: Any, **_: Any) -> None:
-        deadline = _current.get()
-        if deadline is None:
-            return
-        left = deadline.remaining()
-        if left <= 0:
-            raise DeadlineExceeded("request attempt not started, no time left")
-        if PER_REQUEST_READ_TIMEOUT and left < read_timeout:
-            request.context["read_timeout"] = left
-
-    return before_send
+def _before_send(**_: Any) -> None:
+    """No attempt starts after the deadline. Its timeouts are set when it is actually sent
+    (`partnerdb.watchdog`), after every wait other `before-send` handlers make."""
+    deadline = _current.get()
+    if deadline is not None and deadline.remaining() <= 0:
+        raise DeadlineExceeded("request attempt not started, no time left")
 
 
 class _DeadlineRetry:
@@ -214,7 +206,7 @@ def install_deadline_hooks(client: Any, *, retry_mode: str, max_attempts: int) -
     events = client.meta.events
     svc = client.meta.service_model.service_id.hyphenize()
     events.register_first(f"before-parameter-build.{svc}", _before_call)
-    events.register_first(f"before-send.{svc}", _before_send_for(client.meta.config.read_timeout))
+    events.register_first(f"before-send.{svc}", _before_send)
 
     uid = f"retry-config-{svc}"
     events.unregister(f"needs-retry.{svc}", unique_id=uid)

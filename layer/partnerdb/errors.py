@@ -30,12 +30,15 @@ class InvalidPartnerId(PartnerDBError):
 class UnknownPartner(PartnerDBError):
     """No partner of that id is configured; no credentials or DB exist for it."""
 
-    def __init__(self, partner_id: str) -> None:
+    def __init__(self, partner_id: str, registry: str = "") -> None:
         self.partner_id = partner_id
-        super().__init__(
-            f"unknown partner {partner_id!r}: set PARTNER_{partner_id.upper()}_ROLE_ARN and "
+        hint = (
+            f"it is not active in registry {registry} (partnerdb partners add / enable)"
+            if registry
+            else f"set PARTNER_{partner_id.upper()}_ROLE_ARN and "
             f"PARTNER_{partner_id.upper()}_EXTERNAL_ID to serve it"
         )
+        super().__init__(f"unknown partner {partner_id!r}: {hint}")
 
 
 class PartnerRoleError(PartnerDBError):
@@ -55,6 +58,18 @@ class PartnerRoleThrottled(PartnerRoleError):
     """STS throttled AssumeRole past the retries the deadline allowed; retry later."""
 
 
+class PartnerCredentialsRejected(PartnerDBError):
+    """DynamoDB rejected the partner's credentials, and again after the role was assumed anew
+    (sessions revoked, a clock step); the partner's role is not assumed again for a back-off.
+
+    Not a `PartnerRoleError`: STS issued the credentials, the partner's account refused them.
+    """
+
+    def __init__(self, partner_id: str, problem: str) -> None:
+        self.partner_id = partner_id
+        super().__init__(f"partner {partner_id!r}: credentials rejected: {problem}")
+
+
 class DeadlineExceeded(PartnerDBError):
     """The invocation's deadline left no time to start or finish a call.
 
@@ -69,3 +84,27 @@ class DeadlineExceeded(PartnerDBError):
 
 class ModelNotBindable(PartnerDBError):
     """A model cannot be bound to a partner (for example, it is not a PynamoDB Model)."""
+
+
+class RegistryError(PartnerDBError):
+    """A partner could not be looked up in the partner registry."""
+
+    def __init__(self, partner_id: str, problem: str) -> None:
+        self.partner_id = partner_id
+        super().__init__(f"partner {partner_id!r}: {problem}")
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry did not answer (down, throttled, refused, hung) and nothing usable was
+    cached; the partner may well exist. Retry later: this is never `UnknownPartner`."""
+
+
+class RegistryEntryInvalid(RegistryError):
+    """The partner's registry entry is malformed; `field` names what to fix.
+
+    The message never holds the ExternalId value.
+    """
+
+    def __init__(self, partner_id: str, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(partner_id, f"registry entry field {field!r} {problem}")

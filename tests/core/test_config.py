@@ -66,6 +66,22 @@ def test_unrelated_partner_variables_are_ignored() -> None:
         ({"PARTNERDB_MAX_ATTEMPTS": "three"}, "PARTNERDB_MAX_ATTEMPTS"),
         ({"PARTNERDB_RETRY_MODE": "legacy"}, "PARTNERDB_RETRY_MODE"),
         ({"PARTNERDB_DURATION_SECONDS": "60"}, "PARTNERDB_DURATION_SECONDS"),
+        # Lambda always chains roles: STS refuses more than an hour then
+        ({"PARTNERDB_DURATION_SECONDS": "3601"}, "PARTNERDB_DURATION_SECONDS"),
+        ({"PARTNERDB_DURATION_SECONDS": "43200"}, "PARTNERDB_DURATION_SECONDS"),
+        ({"PARTNERDB_ALLOW_SHARED_TABLES": "sometimes"}, "PARTNERDB_ALLOW_SHARED_TABLES"),
+        # STS and IAM accept ASCII only; Unicode letters and digits used to pass init
+        ({"PARTNER_ACME_EXTERNAL_ID": "clé-partenaire-秘密"}, "PARTNER_ACME_EXTERNAL_ID"),
+        (
+            {"PARTNER_ACME_ROLE_ARN": "arn:aws:iam::" + "\u0661" * 12 + ":role/x"},
+            "PARTNER_ACME_ROLE_ARN",
+        ),
+        (
+            {"PARTNER_ACME_ROLE_ARN": "arn:aws:iam::111111111111:role/partnerdb-m\u00fcller"},
+            "PARTNER_ACME_ROLE_ARN",
+        ),
+        ({"PARTNER_ACME_REGION": "eu-west-\u0661"}, "PARTNER_ACME_REGION"),
+        ({"PARTNERDB_STS_REGION": "eu-west-\u0661"}, "PARTNERDB_STS_REGION"),
         ({"PARTNERDB_CACHE_SIZE": "0"}, "PARTNERDB_CACHE_SIZE"),
     ],
 )
@@ -73,6 +89,43 @@ def test_malformed_configuration_names_the_variable(env: dict[str, str], variabl
     with pytest.raises(ConfigError) as err:
         partners(**env)
     assert variable in str(err.value)
+
+
+GLOBEX_SAME_ACCOUNT = {
+    "PARTNER_GLOBEX_ROLE_ARN": "arn:aws:iam::111111111111:role/other-role",
+    "PARTNER_GLOBEX_EXTERNAL_ID": "globex-external",
+}
+
+
+@pytest.mark.parametrize("prefix", [None, "shared_"], ids=["no prefix", "same prefix"])
+def test_two_partners_sharing_tables_fail_at_init(prefix: str | None) -> None:
+    env = dict(GLOBEX_SAME_ACCOUNT)
+    if prefix:
+        env.update(PARTNER_ACME_TABLE_PREFIX=prefix, PARTNER_GLOBEX_TABLE_PREFIX=prefix)
+    with pytest.raises(ConfigError) as err:
+        partners(**env)
+    message = str(err.value)
+    assert "'acme'" in message and "'globex'" in message
+    assert "PARTNERDB_ALLOW_SHARED_TABLES" in message
+    assert "s3cr3t-external" not in message and "globex-external" not in message
+
+
+def test_sharing_tables_is_allowed_when_asked_for_or_apart() -> None:
+    assert partners(**GLOBEX_SAME_ACCOUNT, PARTNERDB_ALLOW_SHARED_TABLES="true").partner_ids == [
+        "acme",
+        "globex",
+    ]
+    apart = partners(**GLOBEX_SAME_ACCOUNT, PARTNER_GLOBEX_TABLE_PREFIX="gx_")
+    assert apart.partner_ids == ["acme", "globex"]
+    other_region = partners(**GLOBEX_SAME_ACCOUNT, PARTNER_GLOBEX_REGION="us-east-2")
+    assert other_region.partner_ids == ["acme", "globex"]
+    explicit = [
+        PartnerConfig("a", ROLE, "ext-a", "eu-west-1"),
+        PartnerConfig("b", ROLE, "ext-b", "eu-west-1"),
+    ]
+    with pytest.raises(ConfigError, match="'a' and 'b'"):
+        Partners(explicit, settings=ClientSettings())
+    Partners(explicit, settings=ClientSettings(allow_shared_tables=True))
 
 
 def test_missing_region_everywhere() -> None:

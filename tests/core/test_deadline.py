@@ -9,8 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.httpsession import URLLib3Session
 
-from emulators.fault_server import FaultServer, dynamodb_throttle, forward_to, hang
+from emulators.fault_server import (
+    FaultServer,
+    Reply,
+    dynamodb_json,
+    dynamodb_throttle,
+    forward_to,
+    hang,
+    sequence,
+    trickle,
+)
 from emulators.moto_server import MotoServer
 from partnerdb import (
     ClientSettings,
@@ -133,13 +143,71 @@ def test_db_as_context_manager_restores_the_previous_deadline(accounts: object) 
         assert current_deadline() is outer.deadline
 
 
-def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
+_ORDER = {"Item": {"id": {"S": "o-1"}, "customer": {"S": "c-1"}, "amount": {"N": "12"}}}
+
+
+def _order_reply(path: str, headers: dict[str, str], body: bytes) -> Reply:
+    return dynamodb_json(_ORDER)
+
+
+def test_trickling_response_is_cut_at_the_deadline(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read gets a byte in time, so only a cut of the whole attempt ends it; the
+    truncated body must not be parsed as an answer (it would read as a missing item)."""
+    with FaultServer(trickle(_order_reply, interval=0.3, chunk=4)) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        partners.db("acme").model(Order)  # bind outside the timed part
+        deadline = Deadline.after(1.0)
+        with pytest.raises(DeadlineExceeded, match="cut at the deadline"):
+            partners.db("acme", deadline=deadline).model(Order).get("o-1")
+        overrun = -deadline.remaining()
+        assert 0 <= overrun < 0.1
+        assert dynamodb.requests == 1
+
+
+def test_a_cut_connection_is_not_reused(accounts: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a cut, the next call (with time) gets a whole answer on a fresh connection."""
+    steps = sequence((1, _order_reply), (1, trickle(_order_reply, 0.3, 4)), then=_order_reply)
+    with FaultServer(steps) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        partners.db("acme").model(Order).get("o-1")  # role assumed, connection open
+        with pytest.raises(DeadlineExceeded):
+            partners.db("acme", deadline=Deadline.after(0.5)).model(Order).get("o-1")
+        order = partners.db("acme", deadline=Deadline.after(10)).model(Order).get("o-1")
+        assert order.amount == 12
+        assert dynamodb.requests == 3
+        assert dynamodb.connections == 2  # the cut connection was not reused
+
+
+def test_adaptive_mode_sets_the_timeout_after_the_rate_limiter_waits(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Throttling makes the adaptive limiter wait before the next attempt; the hung attempt
+    after that wait must still end at the deadline, not the wait's length past it."""
+    steps = sequence((1, _order_reply), (2, dynamodb_throttle), then=hang)
+    with FaultServer(steps) as dynamodb:
+        partners = _partners_with_dynamodb_at(
+            monkeypatch, dynamodb, max_attempts=10, retry_mode="adaptive"
+        )
+        partners.db("acme").model(Order).get("o-1")  # role assumed, connection open
+        # The second throttle drops the limiter to its floor (0.5 requests/s): the hung
+        # attempt waits about 2 s for its token, well inside the 5 s.
+        deadline = Deadline.after(5.0)
+        with pytest.raises(DeadlineExceeded, match="cut at the deadline"):
+            partners.db("acme", deadline=deadline).model(Order).get("o-1")
+        overrun = -deadline.remaining()
+        assert 0 <= overrun < 0.1
+        assert dynamodb.requests == 4
+
+
+def test_without_per_request_read_timeouts_a_hung_call_is_still_cut_at_the_deadline(
     accounts: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """botocore before 1.43.68 (the --slim layer on an old runtime) has no per-request read
-    timeout: a request in flight ends at the client's read timeout, and no retry starts after
-    the deadline."""
-    monkeypatch.setattr("partnerdb.deadline.PER_REQUEST_READ_TIMEOUT", False)
+    timeout; the attempt's timeouts are clamped in the connection pool and the watchdog cuts
+    it, so the deadline holds there too."""
+    monkeypatch.setattr(URLLib3Session, "_get_request_timeout", lambda self, request: None)
     with FaultServer(hang) as dynamodb:
         partners = _partners_with_dynamodb_at(monkeypatch, dynamodb, read_timeout=1.5)
         partners.db("acme").model(Order)  # bind outside the timed part
@@ -147,7 +215,7 @@ def test_older_botocore_cuts_a_hung_call_at_the_client_read_timeout(
         with pytest.raises(DeadlineExceeded):
             partners.db("acme", deadline=deadline).model(Order).get("o-1")
         overrun = -deadline.remaining()
-        assert 0.8 < overrun < 1.6  # the read timeout (1.5 s from the send), not the deadline
+        assert 0 <= overrun < 0.1
         assert dynamodb.requests == 1
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from emulators.fault_server import FaultServer, forward_to
+from emulators.fault_server import FaultServer, forward_to, sts_refuse
 from emulators.moto_server import MotoServer
-from partnerdb import Partners, snapstart
+from partnerdb import PartnerRoleRefused, Partners, snapstart
 from tests.conftest import HOME_ENV
 from tests.core.models import Order
 
@@ -63,6 +63,35 @@ def test_after_restore_assumes_with_the_function_credentials_of_now(
         with partners.db("acme") as db:
             db.model(Order).count()
     assert signed_with == [HOME_ENV["AWS_ACCESS_KEY_ID"], "AKIARESTOREDCOPYKEY1"]
+
+
+def test_after_restore_forgets_a_remembered_refusal(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusal remembered before the snapshot (a back-off) is not answered from memory by a
+    restored copy: its first request asks STS again."""
+    forward = forward_to(moto.url)
+    refuse = [True]
+    asked: list[str] = []
+
+    def sts(path: str, headers: dict[str, str], body: bytes) -> Any:
+        asked.append(path)
+        return sts_refuse(path, headers, body) if refuse[0] else forward(path, headers, body)
+
+    with FaultServer(sts) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)
+        partners = Partners.from_env()
+        partners.register_models(Order)
+        for _ in range(2):
+            with pytest.raises(PartnerRoleRefused), partners.db("acme") as db:
+                db.model(Order).count()
+        assert len(asked) == 1  # the second refusal came from the back-off
+        refuse[0] = False
+        partners.after_restore()
+        with partners.db("acme") as db:
+            db.model(Order).count()
+    assert len(asked) == 2
+    assert (partners.stats.sts_calls, partners.stats.refreshes) == (2, 0)
 
 
 def test_after_restore_reseeds_random() -> None:

@@ -32,13 +32,15 @@ def top_level(build: Build) -> set[str]:
 BOTOCORE_DATA = "python/partnerdb/_botocore_data/"
 
 
-def partnerdb_sources() -> set[str]:
-    """The files of layer/partnerdb that must ship, as zip names."""
-    src = ROOT / "layer" / "partnerdb"
+def package_sources(src: Path) -> set[str]:
+    """The files of a package folder that must ship, as zip names (the test kit never does)."""
     return {
-        f"python/partnerdb/{p.relative_to(src).as_posix()}"
+        f"python/{src.name}/{p.relative_to(src).as_posix()}"
         for p in src.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix != ".pyc"
+        and p.relative_to(src).parts[0] != "testing"
     }
 
 
@@ -81,9 +83,13 @@ def test_build_reports_sizes_and_sha256(default_build: Build) -> None:
 def test_default_layer_contents(default_build: Build) -> None:
     names = set(default_build.names())
     assert all(name.startswith("python/") for name in names)
-    shipped = {n for n in names if n.startswith("python/partnerdb/") and "__pycache__" not in n}
-    data = {n for n in shipped if n.startswith(BOTOCORE_DATA)}
-    assert {n for n in shipped - data if not n.endswith("/")} == partnerdb_sources()
+    data = {n for n in names if n.startswith(BOTOCORE_DATA)}
+    for package in (ROOT / "layer" / "partnerdb", ROOT / "handler_sdk"):
+        prefix = f"python/{package.name}/"
+        shipped = {n for n in names if n.startswith(prefix) and "__pycache__" not in n}
+        assert {n for n in shipped - data if not n.endswith("/")} == package_sources(package)
+    assert not [n for n in names if n.startswith("python/partnerdb/testing")]
+    assert "python/handler_sdk/py.typed" in names
     # botocore's DynamoDB and STS data, pre-parsed for the layer's botocore
     for name in ("botocore-version", "endpoints.marshal",
                  "dynamodb/2012-08-10/service-2.marshal", "sts/2011-06-15/service-2.marshal"):
@@ -114,12 +120,10 @@ def test_default_layer_contents(default_build: Build) -> None:
 
 def test_pinned_versions_are_what_ships(default_build: Build) -> None:
     pins = {}
-    for req in ("requirements.txt", "constraints.txt"):
-        for line in (ROOT / "layer" / req).read_text().splitlines():
-            line = line.split("#")[0].strip()
-            if line:
-                name, version = line.split("==")
-                pins[name.lower().replace("-", "_")] = version
+    for line in (ROOT / "layer" / "requirements.lock").read_text().splitlines():
+        if line[:1].isalnum():
+            name, version = line.split()[0].split("==")
+            pins[name.lower().replace("-", "_")] = version
     dist_infos = {
         n.split("/")[1] for n in default_build.names() if n.endswith(".dist-info/METADATA")
     }

@@ -34,7 +34,7 @@ class Payments:
         assert not result.timed_out
         lines = sdk_lines(result.logs)
         assert len(lines) == 1, result.logs
-        assert lines[0]["request_id"] == result.request_id
+        assert lines[0]["requestId"] == result.request_id
         return result
 
     def call(
@@ -74,13 +74,14 @@ class Payments:
 
 
 def sdk_lines(logs: str) -> list[dict[str, Any]]:
-    """The handler_sdk JSON log lines among a function's output."""
+    """The handler_sdk JSON log lines among a function's output (after Lambda's text prefix)."""
     lines: list[dict[str, Any]] = []
     for line in logs.splitlines():
-        if not line.startswith("{"):
+        start = line.find('{"timestamp"')
+        if start < 0:
             continue
         try:
-            parsed = json.loads(line)
+            parsed = json.loads(line[start:])
         except ValueError:
             continue
         if isinstance(parsed, dict) and parsed.get("logger") == "handler_sdk":

@@ -56,7 +56,7 @@ def test_one_json_line_per_invocation_and_no_secret_in_any_line(stack: Stack) ->
         results.append(result)
         assert result.payload["status"] == status, (event, result.payload)
         [line] = sdk_lines(result.logs)  # Payments.invoke checked there is exactly one
-        assert line["request_id"] == result.request_id
+        assert line["requestId"] == result.request_id
         shown = (line["partner_id"], line["action"], line["status"], line["sts_calls"])
         assert shown == (partner_id, action, status, sts_calls), event
         assert line["message"] == "invocation" and line["function_name"] == "payments"
@@ -65,7 +65,7 @@ def test_one_json_line_per_invocation_and_no_secret_in_any_line(stack: Stack) ->
             assert result.payload["requestId"] == result.request_id
 
     logs = payments.fn.logs()
-    assert {line["request_id"] for line in sdk_lines(logs)} == {r.request_id for r in results}
+    assert {line["requestId"] for line in sdk_lines(logs)} == {r.request_id for r in results}
     assert len(sdk_lines(logs)) == len(CALLS)
     # Nothing else is printed: only the platform's lines and the SDK's one line per call.
     others = [
@@ -87,7 +87,7 @@ def test_an_internal_error_logs_its_traceback_without_secrets(stack: Stack) -> N
         assert dynamodb.requests >= 1
     assert result.payload["status"] == 500 and result.payload["error"] == "internal error"
     [line] = sdk_lines(result.logs)
-    assert line["level"] == "ERROR" and line["status"] == 500 and "traceback" in line
-    assert "InternalServerError" in line["traceback"]
+    assert line["level"] == "ERROR" and line["status"] == 500 and "stackTrace" in line
+    assert "InternalServerError" in "\n".join(line["stackTrace"])
     assert _leaks(fn.logs()) == []
     assert not any(value in str(result.payload) for value in _secrets().values())

@@ -9,7 +9,6 @@ bounded: servers are stopped by their owners, waits have timeouts, loops have co
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from emulators.fault_server import Behaviour, FaultServer, Reply
+from emulators.fault_server import Behaviour, FaultServer, Reply, access_key_of
 from handler_sdk import with_partner_db
 from local.seed import PartnerAccount, scan_items
 from partnerdb import ClientSettings, Partners
@@ -42,7 +41,6 @@ ROLE_THROTTLED = "partner role throttled: retry later"
 ACME = PartnerAccount("acme", "311111111111", "rel-acme-ext-4b1d9e7c55")
 GLOBEX = PartnerAccount("globex", "322222222222", "rel-globex-ext-a07f3355d1", table_prefix="gx_")
 
-_CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
 
 
 def target_of(headers: dict[str, str]) -> str:
@@ -51,15 +49,6 @@ def target_of(headers: dict[str, str]) -> str:
         if key.lower() == "x-amz-target":
             return value.rsplit(".", 1)[-1]
     return "sts"
-
-
-def access_key_of(headers: dict[str, str]) -> str | None:
-    """The access key id a request was signed with (from its Authorization header)."""
-    for key, value in headers.items():
-        if key.lower() == "authorization":
-            match = _CREDENTIAL.search(value)
-            return match.group(1) if match else None
-    return None
 
 
 class Recorder:
@@ -270,3 +259,30 @@ def timed() -> Iterator[list[float]]:
     finally:
         box.append(time.monotonic() - start)
 
+
+@dataclass(frozen=True)
+class Windows:
+    """When, in seconds after the role was assumed, each refresh phase begins."""
+
+    advisory: float  # a refresh is tried; if it fails the still-valid credentials are used
+    mandatory: float  # a refresh must succeed or the call fails
+    expiry: float
+
+    def before_advisory(self) -> float:
+        return self.advisory - 60
+
+    def in_advisory(self) -> float:
+        return (self.advisory + self.mandatory) / 2
+
+    def in_mandatory(self) -> float:
+        return (self.mandatory + self.expiry) / 2
+
+
+def refresh_windows(rig: PaymentsRig) -> Windows:
+    """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
+    credentials = rig.partners.session("acme").credentials
+    duration = rig.partners.settings.duration_seconds
+    advisory = float(credentials._advisory_refresh_timeout)
+    mandatory = float(credentials._mandatory_refresh_timeout)
+    assert 0 < mandatory < advisory < duration
+    return Windows(duration - advisory, duration - mandatory, duration)

@@ -11,46 +11,16 @@ refresh timeouts, which partnerdb sets), so the tests follow partnerdb when it r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from emulators.fault_server import forward_to, sts_refuse
 from partnerdb import Deadline, PartnerRoleRefused
 from tests.conftest import HOME_ENV
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import ROLE_REFUSED, PaymentsRig, payment_data
+from tests.reliability.support import ROLE_REFUSED, PaymentsRig, payment_data, refresh_windows
 from tests.support import FakeClock
 
 HOME_KEY = HOME_ENV["AWS_ACCESS_KEY_ID"]
-
-
-@dataclass(frozen=True)
-class Windows:
-    """When, in seconds after the role was assumed, each refresh phase begins."""
-
-    advisory: float  # a refresh is tried; if it fails the still-valid credentials are used
-    mandatory: float  # a refresh must succeed or the call fails
-    expiry: float
-
-    def before_advisory(self) -> float:
-        return self.advisory - 60
-
-    def in_advisory(self) -> float:
-        return (self.advisory + self.mandatory) / 2
-
-    def in_mandatory(self) -> float:
-        return (self.mandatory + self.expiry) / 2
-
-
-def _windows(rig: PaymentsRig) -> Windows:
-    """The refresh windows of the partner's credentials (botocore attributes partnerdb sets)."""
-    credentials = rig.partners.session("acme").credentials
-    duration = rig.partners.settings.duration_seconds
-    advisory = float(credentials._advisory_refresh_timeout)
-    mandatory = float(credentials._mandatory_refresh_timeout)
-    assert 0 < mandatory < advisory < duration
-    return Windows(duration - advisory, duration - mandatory, duration)
 
 
 def _payment(rig: PaymentsRig) -> str:
@@ -73,7 +43,7 @@ def test_refresh_keeps_the_handler_working_with_one_extra_sts_call(make_rig: Rig
     """Warm calls make no STS call; in the refresh window, one; new credentials used at once."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    windows = _windows(rig)
+    windows = refresh_windows(rig)
     payment_id = _payment(rig)
     _gets(rig, payment_id, 3)
     assert rig.sts_calls.count() == 1 and rig.partners.stats.sts_calls == 1
@@ -103,7 +73,7 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
     """At the mandatory refresh (and past expiry) a refusal is 502 and sends nothing."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    windows = _windows(rig)
+    windows = refresh_windows(rig)
     payment_id = _payment(rig)
     (old_key,) = _keys_since(rig, 0)
 
@@ -123,6 +93,7 @@ def test_refused_refresh_fails_typed_and_uses_no_old_or_home_credentials(
     assert len(rig.payment_state()) == 1
 
     rig.sts_calls.behaviour = forward_to(rig.moto_url)  # the partner fixes its trust policy
+    clock.advance(seconds=31)  # past the 30 s during which a refusal is remembered
     sts_before = rig.sts_calls.count()
     _gets(rig, payment_id, 3)
     assert rig.sts_calls.count() == sts_before + 1
@@ -138,7 +109,7 @@ def test_refusal_in_the_advisory_window_keeps_the_still_valid_credentials(
     fails with 502 and sends nothing."""
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    windows = _windows(rig)
+    windows = refresh_windows(rig)
     payment_id = _payment(rig)
     (old_key,) = _keys_since(rig, 0)
 

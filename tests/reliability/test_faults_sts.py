@@ -34,7 +34,7 @@ from tests.reliability.support import (
     payment_data,
     timed,
 )
-from tests.support import closed_port_url
+from tests.support import FakeClock, closed_port_url
 
 #: The partner's DB deadline in the timed cases (the handler's is remaining_ms - 1000 ms).
 DEADLINE_S = 1.0
@@ -85,8 +85,10 @@ def test_refused_or_throttled_role_is_502_and_typed(
     message: str,
     error_type: type[PartnerRoleError],
 ) -> None:
-    """AccessDenied is not retried; Throttling is retried up to max_attempts; both are 502."""
-    rig = make_rig(max_attempts=2)
+    """AccessDenied is not retried; Throttling is retried up to max_attempts; both are 502.
+    A refusal is remembered for the back-off (30 s of the injected clock), throttling is not."""
+    clock = FakeClock()
+    rig = make_rig(max_attempts=2, clock=clock)
     rig.sts_calls.behaviour = behaviour
     out = rig.invoke("createPayment", payment_data(1))
     assert (out.status, out.error) == (502, message)
@@ -97,6 +99,8 @@ def test_refused_or_throttled_role_is_502_and_typed(
     assert type(err) is error_type
     assert "acme" in str(err) and ACME.role_arn in str(err)
     assert ACME.external_id not in str(err)
+    assert rig.sts_calls.count() == attempts * (1 if error_type is PartnerRoleRefused else 2)
+    clock.advance(seconds=31)
     _recovers_with_one_payment(rig, payment_data(1))
 
 

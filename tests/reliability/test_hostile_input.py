@@ -1,8 +1,9 @@
 """Hostile input: property tests over events of every shape, through the payments handler.
 
 Three properties, 700 generated events each (direct invoke and junk events, API Gateway REST
-v1, HTTP API v2): wrong types, huge strings, unicode, nested junk, headers in odd case, partner
-ids aimed at the role session name or the table prefix. For every event:
+v1, HTTP API v2): wrong types, huge strings, unicode, nested junk, JSON bodies and cursors
+nested past the parser's recursion limit, headers in odd case, partner ids aimed at the role
+session name or the table prefix. For every event:
 
 - the handler returns (no exception escapes), with a documented status, in the response format
   of the event's shape (as the SDK documents shape detection), JSON-serializable, with a short
@@ -81,6 +82,16 @@ huge_text = st.builds(
     st.text(min_size=1, max_size=4),
     st.integers(1_000, 100_000),
 )
+#: JSON nested past the parser's recursion limit (closed, unclosed, arrays or objects).
+nested_json = st.builds(
+    lambda depth, kind: {
+        "arrays": "[" * depth + "]" * depth,
+        "unclosed": "[" * depth,
+        "objects": '{"a":' * depth + "1" + "}" * depth,
+    }[kind],
+    st.integers(1_100, 6_000),
+    st.sampled_from(["arrays", "unclosed", "objects"]),
+)
 known_ids = st.sampled_from(["acme", "ACME", "Acme", "globex", "GLOBEX", "gLoBeX"])
 partner_values = weighted(
     (4, known_ids),
@@ -122,9 +133,14 @@ forged_keys = st.one_of(
         max_size=3,
     ),
 )
+#: Cursors that decode to nested arrays, within the 2,048 characters the function accepts.
+nested_cursors = st.integers(1_100, 1_536).map(
+    lambda depth: base64.urlsafe_b64encode(b"[" * depth).decode().rstrip("=")
+)
 cursors = weighted(
     (1, st.text(max_size=40)),
     (1, huge_text),
+    (1, nested_cursors),
     (2, st.builds(_encode_cursor, st.sampled_from(CUSTOMERS), forged_keys)),
 )
 #: Hostile replacements for the fields of any action's data.
@@ -160,6 +176,8 @@ def list_data(draw: st.DrawFn) -> dict[str, Any]:
     cursor_for = draw(st.sampled_from([customer, customer, customer, "cust-other", None]))
     if cursor_for is not None:
         data["cursor"] = _encode_cursor(cursor_for, draw(forged_keys))
+    elif draw(st.booleans()):
+        data["cursor"] = draw(nested_cursors)
     return data
 
 
@@ -203,7 +221,8 @@ def bodies(draw: st.DrawFn, payload: object) -> dict[str, Any]:
     """An API Gateway body carrying `payload` (and its isBase64Encoded flag), or garbage."""
     how = draw(
         st.sampled_from(
-            ["json", "json", "json", "json", "base64", "bad-base64", "text", "junk", "none", "huge"]
+            ["json", "json", "json", "json", "base64", "bad-base64", "text", "junk", "none", "huge",
+             "nested"]
         )
     )
     if how == "json":
@@ -220,6 +239,11 @@ def bodies(draw: st.DrawFn, payload: object) -> dict[str, Any]:
         return {"body": draw(json_junk)}
     if how == "huge":
         return {"body": draw(huge_text)}
+    if how == "nested":
+        text = draw(nested_json)
+        if draw(st.booleans()):
+            return {"body": base64.b64encode(text.encode()).decode(), "isBase64Encoded": True}
+        return {"body": text}
     return {}
 
 
@@ -426,7 +450,7 @@ def _decoded_body(event: dict[str, Any]) -> object:
         if event.get("isBase64Encoded") is True:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

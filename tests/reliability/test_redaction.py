@@ -8,10 +8,12 @@ issued access key id, secret key and session token). The filter partnerdb instal
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 
+from partnerdb.redact import REDACTOR, install_redaction
 from tests.conftest import HOME_ENV
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import ACME, PaymentsRig, payment_data
@@ -104,3 +106,52 @@ def test_a_handler_added_after_partners_still_gets_redacted_records(
     assert "<AssumeRoleResponse" in text
     assert ACME.external_id not in text
     assert HOME_ENV["AWS_SESSION_TOKEN"] not in text
+
+
+def test_a_secret_and_a_percent_in_an_exception_never_reach_any_stream(
+    make_rig: RigFactory, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clean message with arguments, logged while handling an exception whose text holds an
+    issued session token and a `%` (a presigned URL): the record must still be one redacted
+    line, and logging's error handler (which prints the exception being handled to stderr)
+    must never run."""
+    caplog.set_level(logging.DEBUG)
+    rig, _, issued = _assume_role_logs(make_rig, caplog)
+    token = issued["SessionToken"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    install_redaction()  # as the runtime's handler gets it
+    url = f"https://bucket.s3.amazonaws.com/k?X-Amz-Expires=60&sig=%2Fab%3D {token}"
+    try:
+        try:
+            raise RuntimeError(f"upload to {url} refused")
+        except RuntimeError:
+            logging.getLogger("payments.upload").error("call %s failed", "PutObject", exc_info=True)
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    err = capsys.readouterr().err
+    rig.collector.add_text(f"{rig.where} [stream]", written + err)
+    assert token not in written and token not in err
+    assert "--- Logging error ---" not in err
+    assert written.startswith("call PutObject failed\n")
+    assert "RuntimeError: upload to" in written and "***" in written
+
+
+def test_a_record_that_cannot_be_formatted_still_gives_one_redacted_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(REDACTOR)
+    logger = logging.getLogger("payments.broken")
+    logger.addHandler(handler)
+    try:
+        logger.error("ExternalId %s and %d", ACME.external_id)  # one argument short
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert written.count("\n") == 1 and "unformattable log record" in written
+    assert ACME.external_id not in written + capsys.readouterr().err

@@ -5,9 +5,10 @@ for the function, layer/Makefile (build_layer.sh) for the layers. SAM itself com
 venv (release/sam.py; aws-sam-cli pins an older boto3 than the dev venv's). Runs in
 `make test-sam`; plain `make test` skips it (tests/sam/conftest.py says when and why).
 
-Checked: the function artifact holds the function's modules and handler_sdk and nothing of
-partnerdb or its dependencies; each layer artifact holds python/partnerdb and the pinned
-dependencies with native code for its architecture; and, with a python3.12 on the machine,
+Checked: the function artifact holds the function's modules and nothing of handler_sdk,
+partnerdb or their dependencies; each layer artifact holds python/partnerdb, python/handler_sdk
+and the pinned dependencies with native code for its architecture; and, with a python3.12 on
+the machine,
 the function imports with nothing but its artifact and the layer on sys.path, as on Lambda.
 Also: SAM's own translation of the template (what `sam deploy` submits) adds no IAM and keeps
 every reference resolvable, and passes cfn-lint as plain CloudFormation.
@@ -38,7 +39,9 @@ FUNCTION = "PaymentsFunction"
 LAYERS = {"x86_64": "PartnerDbLayerX8664", "arm64": "PartnerDbLayerArm64"}
 NATIVE_TAG = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 # Never in the function's artifact: they come from the layer only.
-LAYER_ONLY = ("partnerdb", "botocore", "boto3", "pynamodb", "aws_xray_sdk", "wrapt")
+LAYER_ONLY = (
+    "partnerdb", "handler_sdk", "botocore", "boto3", "pynamodb", "aws_xray_sdk", "wrapt"
+)
 # Needed before `sam build` can succeed (some are written by other parts of the project).
 INPUTS = (
     "functions/payments/__init__.py",
@@ -129,16 +132,11 @@ def test_built_template_points_at_the_artifacts(
         assert (build_dir / name).is_dir(), name
 
 
-def test_function_artifact_is_function_code_and_handler_sdk_only(build_dir: Path) -> None:
+def test_function_artifact_is_function_code_only(build_dir: Path) -> None:
     function = build_dir / FUNCTION
     assert (function / "payments" / "__init__.py").is_file()
     assert (function / "payments" / "app.py").is_file()
     assert (function / "payments" / "models.py").is_file()
-    assert (function / "handler_sdk" / "__init__.py").is_file()
-    sdk_sources = {p.relative_to(ROOT / "handler_sdk") for p in (ROOT / "handler_sdk").glob("*.py")}
-    assert sdk_sources <= {
-        p.relative_to(function / "handler_sdk") for p in (function / "handler_sdk").glob("*.py")
-    }
     for path in files_under(function):
         assert path.parts[0] not in LAYER_ONLY, f"{path}: comes from the layer only"
         assert "partnerdb" not in path.name, f"{path}: partnerdb comes from the layer only"
@@ -158,10 +156,12 @@ def test_layer_artifact(build_dir: Path, arch: str) -> None:
     sources = {
         p.relative_to(ROOT / "layer").as_posix()
         for p in (ROOT / "layer" / "partnerdb").rglob("*.py")
+        if "testing" not in p.relative_to(ROOT / "layer" / "partnerdb").parts
     }
     shipped = {p.relative_to(site).as_posix() for p in (site / "partnerdb").rglob("*.py")}
-    assert sources == shipped
-    assert not (site / "handler_sdk").exists()
+    assert sources == shipped  # the test kit (partnerdb/testing) ships in the wheel only
+    sdk = {p.name for p in (ROOT / "handler_sdk").glob("*.py")}
+    assert sdk == {p.name for p in (site / "handler_sdk").glob("*.py")}
     native = [Path(p).name for p in glob.glob(str(site / "**" / "*.so"), recursive=True)]
     assert native, "no native extension (wrapt's) in the layer"
     for name in native:
@@ -237,7 +237,7 @@ def test_function_imports_with_only_its_artifact_and_the_layer(build_dir: Path) 
     assert done.returncode == 0, done.stdout + done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["handler"] is True
-    assert Path(found["handler_sdk"]).is_relative_to(function)
+    assert Path(found["handler_sdk"]).is_relative_to(layer)
     assert Path(found["partnerdb"]).is_relative_to(layer)
     if found["pynamodb"]:
         assert Path(found["pynamodb"]).is_relative_to(layer)
@@ -300,6 +300,7 @@ def test_translation_adds_no_iam_and_keeps_conditions(translated: dict[str, Any]
     resources = translated["Resources"]
     kinds = sorted(resource["Type"] for resource in resources.values())
     assert kinds == [
+        "AWS::DynamoDB::Table",  # the optional partner registry, declared in the template
         "AWS::IAM::Role",
         "AWS::Lambda::Function",
         "AWS::Lambda::LayerVersion",

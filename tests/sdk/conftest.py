@@ -79,12 +79,20 @@ def cold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decorator, "_cold_start", True)
 
 
-def log_lines(out: str) -> list[dict[str, Any]]:
-    """The SDK's invocation lines in captured stdout."""
+def log_lines(source: str | pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The SDK's invocation lines: JSON lines of captured output, or the records pytest's
+    logging capture received (the SDK's logger propagates to whatever is configured)."""
+    if not isinstance(source, str):
+        return [
+            json.loads(record.getMessage())
+            for record in source.records
+            if record.name == "handler_sdk"
+        ]
     lines = []
-    for line in out.splitlines():
-        if line.startswith("{"):
-            parsed = json.loads(line)
+    for line in source.splitlines():
+        start = line.find('{"timestamp"')  # after Lambda's text prefix, if any
+        if start >= 0:
+            parsed = json.loads(line[start:])
             if parsed.get("logger") == "handler_sdk":
                 lines.append(parsed)
     return lines

@@ -251,7 +251,7 @@ def test_a_proxy_response_passes_through_for_api_gateway(partners: Partners) -> 
 
 @pytest.mark.parametrize("shape", ["direct", "apigw_v1", "apigw_v2"])
 def test_a_raising_handler_answers_500_without_internals(
-    partners: Partners, shape: str, capsys: pytest.CaptureFixture[str]
+    partners: Partners, shape: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     @with_partner_db(partners=partners)
     def handler(event: Any, context: Any, db: PartnerDB) -> Any:
@@ -266,7 +266,7 @@ def test_a_raising_handler_answers_500_without_internals(
         assert response == {"success": False, "status": 500, **expected}
     else:
         assert response["statusCode"] == 500 and body(response) == expected
-    out = capsys.readouterr().out
+    out = caplog.text
     assert "RuntimeError: table layout v2 missing" in out  # the traceback went to the log
 
 

@@ -1,7 +1,10 @@
-"""The invocation log line: one JSON object on stdout, its fields, no secret, no double log."""
+"""The invocation log line: one key schema (Lambda JSON + Powertools keys), a library logger that
+propagates and writes by itself only when nothing is configured, levels from the standard
+variables, and no secret in any route."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -11,24 +14,24 @@ import pytest
 
 from handler_sdk import with_partner_db
 from partnerdb import PartnerDB, Partners
-from tests.sdk.conftest import load_event, log_lines, secrets
+from tests.sdk.conftest import load_event, log_lines, run_python, secrets
 from tests.sdk.models import Payment
 from tests.support import FakeContext
 
 FIELDS = {
     "timestamp",
     "level",
-    "logger",
     "message",
+    "logger",
+    "requestId",
+    "service",
     "function_name",
-    "request_id",
+    "cold_start",
     "partner_id",
     "action",
     "shape",
-    "cold_start",
-    "duration_ms",
     "status",
-    "error_type",
+    "duration_ms",
     "sts_calls",
 }
 
@@ -45,24 +48,27 @@ def handler(partners: Partners) -> Any:
 
 
 def test_one_line_per_invocation_with_cold_start_and_sts_delta(
-    handler: Any, cold: None, capsys: pytest.CaptureFixture[str]
-) -> None:
-    capsys.readouterr()
+    handler: Any, cold: None, caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    caplog.clear()
     contexts = [FakeContext(), FakeContext(), FakeContext()]
     handler({"partnerId": "acme", "action": "getPayment"}, contexts[0])
     handler({"partnerId": "acme", "action": "getPayment"}, contexts[1])
     handler({"partnerId": "globex", "action": "getPayment"}, contexts[2])
-    out = capsys.readouterr().out
-    lines = log_lines(out)
-    assert len(lines) == 3 == len(out.splitlines())
+    lines = log_lines(caplog)
+    assert len(lines) == 3
+    assert log_lines(capsys.readouterr().out) == []  # propagated, not written a second time
     for line, context in zip(lines, contexts, strict=True):
         assert set(line) == FIELDS
-        assert line["request_id"] == context.aws_request_id
+        assert line["requestId"] == context.aws_request_id
         assert line["function_name"] == "payments"
+        assert line["service"] == "service_undefined"
         assert line["action"] == "getPayment"
         assert line["shape"] == "direct"
-        assert line["status"] == 200 and line["error_type"] is None
+        assert line["status"] == 200 and "errorType" not in line
         assert line["level"] == "INFO" and line["message"] == "invocation"
+        assert line["logger"] == "handler_sdk"
         assert line["duration_ms"] > 0
         assert line["timestamp"].endswith("Z")
     assert [line["cold_start"] for line in lines] == [True, False, False]
@@ -71,30 +77,33 @@ def test_one_line_per_invocation_with_cold_start_and_sts_delta(
 
 
 def test_failures_carry_status_error_type_and_the_traceback_at_error_level(
-    handler: Any, capsys: pytest.CaptureFixture[str]
+    handler: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    capsys.readouterr()
+    caplog.clear()
     handler({"partnerId": "nobody"}, FakeContext())
     handler({"partnerId": "acme", "action": "boom"}, FakeContext())
     handler(load_event("apigw_v2") | {"pathParameters": None}, FakeContext())
-    unknown, boom, bad = log_lines(capsys.readouterr().out)
-    assert (unknown["status"], unknown["error_type"], unknown["level"]) == (
+    unknown, boom, bad = log_lines(caplog)
+    assert (unknown["status"], unknown["errorType"], unknown["level"]) == (
         403,
         "UnknownPartner",
         "INFO",
     )
-    assert "PARTNER_NOBODY_ROLE_ARN" in unknown["error"]  # the operator's hint stays in the log
-    assert (boom["status"], boom["error_type"], boom["level"]) == (500, "RuntimeError", "ERROR")
-    assert "Traceback" in boom["traceback"] and "***" in boom["traceback"]
-    assert (bad["status"], bad["error_type"], bad["shape"]) == (400, "BadRequest", "apigw_v2")
+    assert "PARTNER_NOBODY_ROLE_ARN" in unknown["errorMessage"]  # the operator's hint stays
+    assert "stackTrace" not in unknown
+    assert (boom["status"], boom["errorType"], boom["level"]) == (500, "RuntimeError", "ERROR")
+    trace = "\n".join(boom["stackTrace"])
+    assert "Traceback" in trace and "***" in trace
+    assert (bad["status"], bad["errorType"], bad["shape"]) == (400, "BadRequest", "apigw_v2")
     assert bad["action"] == "GET /partners/{partnerId}/payments/{id}"
     assert bad["partner_id"] is None
+    assert [r.levelno for r in caplog.records if r.name == "handler_sdk"] == [20, 40, 20]
 
 
 def test_no_secret_in_logs_or_responses(
-    handler: Any, capsys: pytest.CaptureFixture[str]
+    handler: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    capsys.readouterr()
+    caplog.clear()
     responses = []
     for event in (
         {"partnerId": "acme"},
@@ -107,13 +116,14 @@ def test_no_secret_in_logs_or_responses(
     ):
         responses.append(handler(event, FakeContext()))
     captured = capsys.readouterr()
-    text = captured.out + captured.err + repr(responses)
+    extras = [str(vars(r)) for r in caplog.records]  # the fields also ride as attributes
+    text = captured.out + captured.err + caplog.text + "".join(extras) + repr(responses)
     leaked = [secret for secret in secrets() if secret in text]
     assert len(secrets()) >= 8  # home key and token, two ExternalIds, two assumed roles' keys
     assert leaked == []
 
 
-def test_the_line_does_not_reach_the_root_logger(
+def test_the_line_propagates_to_what_the_function_configured(
     handler: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     records: list[logging.LogRecord] = []
@@ -130,27 +140,31 @@ def test_the_line_does_not_reach_the_root_logger(
         handler({"partnerId": "acme"}, FakeContext())
     finally:
         root.removeHandler(collect)
-    assert [r for r in records if r.name.startswith("handler_sdk")] == []
-    assert len(log_lines(capsys.readouterr().out)) == 1
+    (record,) = [r for r in records if r.name == "handler_sdk"]
+    assert json.loads(record.getMessage())["partner_id"] == "acme"
+    assert record.partner_id == "acme" and record.requestId  # type: ignore[attr-defined]
+    assert logging.getLogger("handler_sdk").handlers == []
+    assert logging.getLogger("handler_sdk").propagate is True
+    assert capsys.readouterr().out == ""
 
 
-def test_the_line_can_be_silenced(handler: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_line_can_be_silenced(handler: Any, caplog: pytest.LogCaptureFixture) -> None:
     sdk_logger = logging.getLogger("handler_sdk")
     level = sdk_logger.level
     sdk_logger.setLevel(logging.WARNING)
     try:
-        capsys.readouterr()
+        caplog.clear()
         handler({"partnerId": "acme"}, FakeContext())
-        assert capsys.readouterr().out == ""
+        assert log_lines(caplog) == []
     finally:
         sdk_logger.setLevel(level)
 
 
 def test_handlers_and_filters_added_to_the_logger_get_the_same_line(
-    handler: Any, capsys: pytest.CaptureFixture[str]
+    handler: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The default set-up writes the line without a LogRecord; anything added to the logger
-    makes it go through logging again, with the same text."""
+    """A filter added to the handler_sdk logger sees each line once, with the same text that
+    propagates to the function's logging, and the line keeps its fields with it."""
     sdk_logger = logging.getLogger("handler_sdk")
     seen: list[str] = []
 
@@ -159,26 +173,113 @@ def test_handlers_and_filters_added_to_the_logger_get_the_same_line(
             seen.append(record.getMessage())
             return True
 
-    capsys.readouterr()
+    caplog.clear()
     handler({"partnerId": "acme"}, FakeContext())
-    direct = capsys.readouterr().out
+    (plain,) = log_lines(caplog)
+    caplog.clear()
     keep = Keep()
     sdk_logger.addFilter(keep)
     try:
         handler({"partnerId": "acme"}, FakeContext())
     finally:
         sdk_logger.removeFilter(keep)
-    through_logging = capsys.readouterr().out
-    assert len(seen) == 1 and through_logging == seen[0] + "\n"
-    first, second = log_lines(direct)[0], log_lines(through_logging)[0]
+    (record,) = [r for r in caplog.records if r.name == "handler_sdk"]
+    assert seen == [record.getMessage()]
+    first, second = plain, json.loads(seen[0])
     assert set(first) == set(second) == FIELDS
-    varying = ("timestamp", "request_id", "duration_ms", "cold_start", "sts_calls")
+    varying = ("timestamp", "requestId", "duration_ms", "cold_start", "sts_calls")
     assert {k: v for k, v in first.items() if k not in varying} == {
         k: v for k, v in second.items() if k not in varying}
 
 
+# A fresh interpreter: handler_sdk imported with a given environment and logging setup.
+SCRIPT = """
+import logging, sys
+{setup}
+from handler_sdk import with_partner_db
+from partnerdb import Partners
+partners = Partners.from_env()
+
+@with_partner_db(partners=partners)
+def handler(event, context, db):
+    if event.get("boom"):
+        raise RuntimeError("boom " + {secret!r})
+    return "ok"
+
+{after}
+handler({{"partnerId": "acme"}}, None)
+handler({{"partnerId": "acme", "boom": True}}, None)
+"""
+
+
+def run_script(env: dict[str, str], setup: str = "", after: str = "", secret: str = "x") -> Any:
+    result = run_python(SCRIPT.format(setup=setup, after=after, secret=secret), env)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_nothing_configured_writes_json_lines_to_stdout(env: dict[str, str]) -> None:
+    result = run_script(env, secret=env["PARTNER_ACME_EXTERNAL_ID"])
+    ok, boom = log_lines(result.stdout)
+    assert len(result.stdout.splitlines()) == 2
+    assert set(ok) == FIELDS and ok["requestId"] is None and ok["status"] == 200
+    assert boom["errorType"] == "RuntimeError" and "***" in boom["errorMessage"]
+    assert env["PARTNER_ACME_EXTERNAL_ID"] not in result.stdout + result.stderr
+
+
+def test_configured_logging_gets_each_line_once_even_when_configured_late(
+    env: dict[str, str],
+) -> None:
+    fmt = "logging.basicConfig(stream=sys.stdout, format='CONFIGURED %(message)s')"
+    for setup, after in ((fmt, ""), ("", fmt)):
+        result = run_script(env, setup=setup, after=after)
+        lines = result.stdout.splitlines()
+        assert len(lines) == 2, result.stdout
+        assert all(line.startswith("CONFIGURED {") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        ({}, ["INFO", "ERROR"]),
+        ({"POWERTOOLS_LOG_LEVEL": "ERROR"}, ["ERROR"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "ERROR", "POWERTOOLS_LOG_LEVEL": "DEBUG"}, ["ERROR"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, ["INFO", "ERROR"]),
+        ({"AWS_LAMBDA_LOG_LEVEL": "bogus", "POWERTOOLS_LOG_LEVEL": "ERROR"}, ["ERROR"]),
+    ],
+)
+def test_levels_from_the_standard_variables(
+    env: dict[str, str], levels: dict[str, str], expected: list[str]
+) -> None:
+    result = run_script({**env, **levels})
+    assert [line["level"] for line in log_lines(result.stdout)] == expected
+
+
+def test_service_from_powertools_service_name(env: dict[str, str]) -> None:
+    result = run_script({**env, "POWERTOOLS_SERVICE_NAME": "payments-api"})
+    assert {line["service"] for line in log_lines(result.stdout)} == {"payments-api"}
+
+
+def test_lambda_json_format_gets_flat_fields_and_a_redacted_error(env: dict[str, str]) -> None:
+    """The formatter Lambda uses with LogFormat JSON, as a root handler: one flat object."""
+    setup = (
+        "from awslambdaric.lambda_runtime_log_utils import JsonFormatter\n"
+        "h = logging.StreamHandler(sys.stdout); h.setFormatter(JsonFormatter())\n"
+        "logging.getLogger().addHandler(h); logging.getLogger().setLevel(logging.INFO)"
+    )
+    secret = env["PARTNER_ACME_EXTERNAL_ID"]
+    result = run_script({**env, "AWS_LAMBDA_LOG_FORMAT": "JSON"}, setup=setup, secret=secret)
+    parsed = [json.loads(line) for line in result.stdout.splitlines() if line]
+    ok, boom = (line for line in parsed if line["logger"] == "handler_sdk")
+    assert ok["message"] == "invocation" and ok["logger"] == "handler_sdk"
+    assert ok["partner_id"] == "acme" and ok["status"] == 200 and ok["level"] == "INFO"
+    assert boom["errorType"] == "RuntimeError" and boom["errorMessage"] == "boom ***"
+    assert isinstance(boom["stackTrace"], list) and boom["level"] == "ERROR"
+    assert secret not in result.stdout + result.stderr
+
+
 def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
-    partners: Partners, capsys: pytest.CaptureFixture[str]
+    partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two invocations for two partners run at once in two threads, each assuming its
     partner's role while the other is in flight: each line counts its own AssumeRole only
@@ -192,7 +293,7 @@ def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
         assumed.wait(timeout=10)  # both AssumeRoles are done before either invocation ends
         return item
 
-    capsys.readouterr()
+    caplog.clear()
     threads = [
         threading.Thread(target=handler, args=({"partnerId": pid}, FakeContext()))
         for pid in ("acme", "globex")
@@ -201,7 +302,7 @@ def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    lines = log_lines(capsys.readouterr().out)
+    lines = log_lines(caplog)
     assert sorted((line["partner_id"], line["status"], line["sts_calls"]) for line in lines) == [
         ("acme", 200, 1),
         ("globex", 200, 1),

@@ -77,11 +77,11 @@ def test_direct_actions_create_then_read(handler: Any) -> None:
     assert read["data"]["amount"] == 7.25
 
 
-def test_api_gateway_v1_body_envelope(handler: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_gateway_v1_body_envelope(handler: Any, caplog: pytest.LogCaptureFixture) -> None:
     response = handler(load_event("apigw_v1"), FakeContext())
     assert response["statusCode"] == 200
     assert body(response) == {"data": {"id": "p-9", "amount": 12.5, "currency": "EUR"}}
-    assert log_lines(capsys.readouterr().out)[-1]["action"] == "createPayment"
+    assert log_lines(caplog)[-1]["action"] == "createPayment"
 
 
 def test_api_gateway_v2_action_path_parameter(handler: Any) -> None:

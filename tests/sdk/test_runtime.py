@@ -10,11 +10,12 @@ import json
 import shutil
 import sysconfig
 from pathlib import Path
-from typing import Any
+
+import pytest
 
 from emulators.lambda_runner import LambdaFunction
 from partnerdb import Partners
-from tests.sdk.conftest import ROOT, load_event, secrets
+from tests.sdk.conftest import ROOT, load_event, log_lines, secrets
 
 
 def task_root(tmp_path: Path) -> Path:
@@ -27,17 +28,17 @@ def task_root(tmp_path: Path) -> Path:
     return root
 
 
-def sdk_lines(logs: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in logs.splitlines() if '"logger":"handler_sdk"' in line]
-
-
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
 def test_the_decorated_function_under_awslambdaric(
-    env: dict[str, str], partners: Partners, tmp_path: Path
+    env: dict[str, str], partners: Partners, tmp_path: Path, log_format: str
 ) -> None:
+    """Lambda's text format prefixes the JSON line; its JSON format writes one flat object
+    whose requestId is the runtime's own."""
+    function_env = {k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
     with LambdaFunction(
         "tests.sdk.app.handler",
         task_root(tmp_path),
-        env={k: v for k, v in env.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")},
+        env={**function_env, "AWS_LAMBDA_LOG_FORMAT": log_format},
         extra_paths=[ROOT / "layer", sysconfig.get_paths()["purelib"]],
         function_name="payments",
         timeout_s=10.0,
@@ -62,12 +63,18 @@ def test_the_decorated_function_under_awslambdaric(
     }
     assert not unknown.is_error and unknown.payload["status"] == 403
 
-    lines = sdk_lines(logs)
+    lines = log_lines(logs)
     assert [(line["status"], line["cold_start"]) for line in lines] == [
         (200, True),
         (400, False),
         (403, False),
     ]
     assert lines[0]["function_name"] == "payments" and lines[0]["sts_calls"] == 1
-    assert logs.count('"message":"invocation"') == 3  # awslambdaric's root handler adds none
+    assert lines[1]["requestId"] == "req-2"
+    assert lines[2]["errorType"] == "UnknownPartner"
+    if log_format == "JSON":
+        assert all(line.startswith("{") for line in logs.splitlines() if "invocation" in line)
+
+    # once each, through awslambdaric's root handler
+    assert sum('"invocation"' in line for line in logs.splitlines()) == 3
     assert [s for s in secrets() if s in logs] == []

@@ -189,3 +189,50 @@ def test_tracing_switch_refuses_junk() -> None:
 )
 def test_sampling_decision_from_the_trace_header(value: str | None, sampled: bool) -> None:
     assert tracing.is_sampled(value) is sampled
+
+
+LEAKY_APP = """
+import json, os
+from handler_sdk import with_partner_db
+from tests.sdk.models import Payment
+
+class Context:
+    function_name = "payments"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:payments"
+    memory_limit_in_mb = 512
+    aws_request_id = "req-1"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+@with_partner_db(models=[Payment])
+def handler(event, context, db):
+    db.model(Payment).get("p-1")  # the role is assumed: real issued credentials exist
+    # a library error that quotes the partner's ExternalId in its text
+    raise RuntimeError("signing refused for " + os.environ["PARTNER_ACME_EXTERNAL_ID"])
+
+response = handler({"partnerId": "acme", "action": "getPayment", "data": {}}, Context())
+print(json.dumps({"statuses": [response["status"]]}))
+"""
+
+
+def test_a_5xx_exception_reaches_x_ray_redacted(
+    env: dict[str, str], tables: None, daemon: socket.socket, tmp_path: Path
+) -> None:
+    """X-Ray records the exception's text: it gets the redaction of the log line."""
+    lambda_env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "payments",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "_X_AMZN_TRACE_ID": header(ROOT_1, 1),
+    }
+    done = run_python(LEAKY_APP, {**env, **lambda_env})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"statuses": [500]}
+    external_id = env["PARTNER_ACME_EXTERNAL_ID"]
+    assert external_id not in done.stdout + done.stderr  # the log line, as before
+    ours = [e for e in received(daemon) if e["name"] == "partnerdb ## handler"]
+    assert len(ours) == 1 and ours[0]["fault"] is True
+    (recorded,) = ours[0]["cause"]["exceptions"]
+    assert recorded["type"] == "RuntimeError"
+    assert recorded["message"] == "signing refused for ***"
+    assert external_id not in json.dumps(ours)

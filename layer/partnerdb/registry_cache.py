@@ -1,0 +1,262 @@
+"""The per-process cache of registry lookups: TTLs, a bounded LRU, single-flight, stale-if-error.
+
+- An active entry is served for `ttl` seconds, an unknown or disabled id for `negative_ttl`,
+  a malformed entry's error for `ttl` (logged once each time it is read).
+- Concurrent first lookups of one id make one read; the others wait for it, bounded by the
+  read timeout.
+- A read that fails (down, throttled, refused, hung past `timeout`) serves an active entry
+  already cached, even past its TTL, for up to `max_stale` seconds beyond it, and tries the
+  registry again no sooner than `negative_ttl` later. With nothing usable cached it raises
+  `RegistryUnavailable`, never `UnknownPartner`.
+- ExternalIds of cached entries are in the log redactor; they leave it when their entry is
+  replaced, disabled or evicted, and `on_drop(partner_id)` is called so the partner's
+  session (credentials and bound models) goes too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from partnerdb.config import PartnerConfig
+from partnerdb.constants import (
+    REGISTRY_CACHE_SIZE,
+    REGISTRY_MAX_STALE,
+    REGISTRY_NEGATIVE_TTL,
+    REGISTRY_TIMEOUT,
+    REGISTRY_TTL,
+)
+from partnerdb.deadline import Deadline, current_deadline, reset_deadline
+from partnerdb.errors import (
+    DeadlineExceeded,
+    RegistryEntryInvalid,
+    RegistryUnavailable,
+    UnknownPartner,
+)
+from partnerdb.redact import REDACTOR
+from partnerdb.registry_store import Registry, RegistryRecord
+
+log = logging.getLogger("partnerdb.registry")
+
+#: Seconds on a monotonic-like clock (injectable for tests).
+SecondsClock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """How registry lookups are cached; each field has a `PARTNERDB_REGISTRY_<FIELD>` variable."""
+
+    ttl: float = REGISTRY_TTL
+    negative_ttl: float = REGISTRY_NEGATIVE_TTL
+    max_stale: float = REGISTRY_MAX_STALE
+    cache_size: int = REGISTRY_CACHE_SIZE
+    timeout: float = REGISTRY_TIMEOUT
+
+
+@dataclass
+class RegistryStats:
+    """Counters for tests, metrics and the benchmark."""
+
+    reads: int = 0
+    hits: int = 0
+    stale_served: int = 0
+    failures: int = 0
+    evictions: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Entry:
+    """One cached outcome: a config, an unknown id (None), or a malformed-entry error."""
+
+    __slots__ = ("config", "error", "expires_at", "stale_until")
+
+    def __init__(
+        self,
+        config: PartnerConfig | None,
+        error: RegistryEntryInvalid | None,
+        expires_at: float,
+        stale_until: float,
+    ) -> None:
+        self.config = config
+        self.error = error
+        self.expires_at = expires_at
+        self.stale_until = stale_until
+
+    def result(self, partner_id: str, registry: str) -> PartnerConfig:
+        if self.config is not None:
+            return self.config
+        if self.error is not None:
+            raise self.error
+        raise UnknownPartner(partner_id, registry)
+
+
+class _Flight:
+    __slots__ = ("done", "entry", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entry: _Entry | None = None
+        self.error: BaseException | None = None
+
+
+class RegistryCache:
+    """Looks partners up in a `Registry` and caches the answers (see the module docstring)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        settings: RegistrySettings | None = None,
+        *,
+        clock: SecondsClock = time.monotonic,
+        on_drop: Callable[[str], object] | None = None,
+    ) -> None:
+        self.registry = registry
+        self._where = registry.describe()
+        self.settings = settings or RegistrySettings()
+        self.stats = RegistryStats()
+        self._clock = clock
+        self._on_drop = on_drop
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._flights: dict[str, _Flight] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, partner_id: str, deadline: Deadline | None = None) -> PartnerConfig:
+        """The active partner's config; `partner_id` must already be normalized.
+
+        Raises `UnknownPartner` (no entry, or disabled), `RegistryEntryInvalid`,
+        `RegistryUnavailable` or `DeadlineExceeded`.
+        """
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(partner_id)
+            if entry is not None and now < entry.expires_at:
+                self._entries.move_to_end(partner_id)
+                self.stats.hits += 1
+                return entry.result(partner_id, self._where)
+            flight = self._flights.get(partner_id)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[partner_id] = _Flight()
+        if not leader:
+            return self._follow(partner_id, flight, deadline)
+        try:
+            entry = self._refresh(partner_id, entry, now, deadline)
+            flight.entry = entry
+        except BaseException as err:
+            flight.error = err
+            raise
+        finally:
+            with self._lock:
+                self._flights.pop(partner_id, None)
+            flight.done.set()
+        return entry.result(partner_id, self._where)
+
+    def drop(self, partner_id: str) -> None:
+        """Forget a partner now (its ExternalId leaves the redactor, its session is dropped)."""
+        with self._lock:
+            old = self._entries.pop(partner_id, None)
+        self._forget(partner_id, old, None)
+
+    def _follow(self, partner_id: str, flight: _Flight, deadline: Deadline | None) -> PartnerConfig:
+        """Wait for the read another thread is making, no longer than a read may take."""
+        wait = self.settings.timeout + 1.0
+        outer = deadline or current_deadline()
+        if outer is not None:
+            wait = max(0.0, min(wait, outer.remaining()))
+        if not flight.done.wait(wait):
+            raise RegistryUnavailable(partner_id, "registry lookup still running, gave up waiting")
+        if flight.entry is not None:
+            return flight.entry.result(partner_id, self._where)
+        if flight.error is not None:
+            raise flight.error
+        raise RegistryUnavailable(partner_id, "registry lookup failed")
+
+    def _refresh(
+        self, partner_id: str, old: _Entry | None, now: float, deadline: Deadline | None
+    ) -> _Entry:
+        s = self.settings
+        try:
+            record = self._read(partner_id, deadline)
+        except (RegistryUnavailable, DeadlineExceeded) as err:
+            with self._lock:
+                self.stats.failures += 1
+            if old is not None and old.config is not None and now < old.stale_until:
+                old.expires_at = min(now + s.negative_ttl, old.stale_until)
+                with self._lock:
+                    self.stats.stale_served += 1
+                log.warning(
+                    "partner registry %s failed for %r (%s); serving its cached entry",
+                    self.registry.describe(), partner_id, type(err).__name__,
+                )
+                return old
+            raise
+        except RegistryEntryInvalid as err:
+            log.error("partner registry %s: %s", self.registry.describe(), err)
+            entry = _Entry(None, err, now + s.ttl, now + s.ttl)
+        else:
+            if record is None or not record.active:
+                entry = _Entry(None, None, now + s.negative_ttl, now + s.negative_ttl)
+            else:
+                config = record.config
+                if old is not None and old.config == config:
+                    config = old.config  # keep identity: the session check stays an `is`
+                entry = _Entry(config, None, now + s.ttl, now + s.ttl + s.max_stale)
+        self._store(partner_id, entry, old)
+        return entry
+
+    def _read(self, partner_id: str, deadline: Deadline | None) -> RegistryRecord | None:
+        """One registry read under min(invocation deadline, now + timeout)."""
+        outer = deadline or current_deadline() or Deadline.never()
+        outer.check("partner registry lookup")
+        self.registry.ready()
+        limit = Deadline(min(outer.expires_at, time.monotonic() + self.settings.timeout))
+        with self._lock:
+            self.stats.reads += 1
+        token = limit.activate()
+        try:
+            return self.registry.read(partner_id)
+        except DeadlineExceeded:
+            if outer.expired:
+                raise
+            raise RegistryUnavailable(
+                partner_id, f"registry gave no answer within {self.settings.timeout:g} s"
+            ) from None
+        finally:
+            reset_deadline(token)
+
+    def _store(self, partner_id: str, entry: _Entry, old: _Entry | None) -> None:
+        evicted: list[tuple[str, _Entry]] = []
+        with self._lock:
+            current = self._entries.get(partner_id, old)
+            self._entries[partner_id] = entry
+            self._entries.move_to_end(partner_id)
+            while len(self._entries) > self.settings.cache_size:
+                evicted.append(self._entries.popitem(last=False))
+                self.stats.evictions += 1
+        if entry.config is not None:
+            REDACTOR.add(entry.config.external_id)
+        if current is not entry:
+            self._forget(partner_id, current, entry)
+        for pid, gone in evicted:
+            self._forget(pid, gone, None)
+
+    def _forget(self, partner_id: str, old: _Entry | None, new: _Entry | None) -> None:
+        """Drop what `old` held once `new` (or nothing) replaces it."""
+        if old is None or old.config is None:
+            return
+        new_config = new.config if new is not None else None
+        if new_config is old.config:
+            return
+        if new_config is None or new_config.external_id != old.config.external_id:
+            REDACTOR.discard(old.config.external_id)
+        if self._on_drop is not None:
+            self._on_drop(partner_id)
