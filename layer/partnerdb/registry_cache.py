@@ -242,7 +242,9 @@ class RegistryCache:
             while len(self._entries) > self.settings.cache_size:
                 evicted.append(self._entries.popitem(last=False))
                 self.stats.evictions += 1
-        if entry.config is not None:
+        # The redactor counts references: add an ExternalId once per entry that brings it,
+        # so the `_forget` of the entry that held it last takes it out again.
+        if entry.config is not None and _external_id(current) != entry.config.external_id:
             REDACTOR.add(entry.config.external_id)
         if current is not entry:
             self._forget(partner_id, current, entry)
@@ -256,7 +258,12 @@ class RegistryCache:
         new_config = new.config if new is not None else None
         if new_config is old.config:
             return
-        if new_config is None or new_config.external_id != old.config.external_id:
+        if _external_id(new) != old.config.external_id:
             REDACTOR.discard(old.config.external_id)
         if self._on_drop is not None:
             self._on_drop(partner_id)
+
+
+def _external_id(entry: _Entry | None) -> str | None:
+    """The ExternalId an entry holds, if it holds a partner."""
+    return entry.config.external_id if entry is not None and entry.config is not None else None

@@ -4,7 +4,9 @@ malformed entries, and redaction of registry ExternalIds."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 
 import pytest
 
@@ -37,6 +39,14 @@ from tests.core.models import Order
 from tests.support import FakeClock, FakeContext
 
 INITECH = PartnerAccount("initech", "333333333333", "initech-external-id-55aa1", table_prefix="in_")
+
+
+def fresh_initech(moto: MotoServer) -> PartnerAccount:
+    """INITECH under an ExternalId no other test registered: the redactor counts references
+    across every `Partners` of the process, so a redaction test needs an id of its own."""
+    account = dataclasses.replace(INITECH, external_id=f"initech-{uuid.uuid4().hex[:12]}")
+    put_table_entry(moto.url, entry_of(account))
+    return account
 
 
 def partner_calls(moto: MotoServer, account: str) -> list[dict[str, str]]:
@@ -80,19 +90,20 @@ def test_first_use_reads_once_and_assumes_with_registry_external_id(
 def test_ttl_expiry_picks_up_a_new_external_id(
     table_registry: DynamoDBRegistry, moto: MotoServer, clock: FakeClock
 ) -> None:
+    initech = fresh_initech(moto)
     partners = registry_partners(table_registry, clock, ttl=300)
     partners.db("initech").model(Order).count()
-    put_table_entry(moto.url, entry_of(INITECH, external_id="initech-rotated-id-0042"))
+    put_table_entry(moto.url, entry_of(initech, external_id="initech-rotated-id-0042"))
     clock.advance(seconds=299)
     partners.db("initech").model(Order).count()  # still the cached entry and session
     assert len(partner_calls(moto, INITECH.account_id)) == 1
     clock.advance(seconds=2)
     partners.db("initech").model(Order).count()
     calls = partner_calls(moto, INITECH.account_id)
-    assert [c["external_id"] for c in calls] == [INITECH.external_id, "initech-rotated-id-0042"]
+    assert [c["external_id"] for c in calls] == [initech.external_id, "initech-rotated-id-0042"]
     assert partners.registry is not None and partners.registry.stats.reads == 2
     assert redact_secrets("x initech-rotated-id-0042 y") == "x *** y"
-    assert INITECH.external_id in redact_secrets(f"old {INITECH.external_id}")
+    assert initech.external_id in redact_secrets(f"old {initech.external_id}")
 
 
 def test_changed_table_prefix_rebinds_models(
@@ -113,20 +124,37 @@ def test_changed_table_prefix_rebinds_models(
 def test_disabled_partner_is_unknown_after_ttl_and_credentials_dropped(
     table_registry: DynamoDBRegistry, moto: MotoServer, clock: FakeClock
 ) -> None:
+    initech = fresh_initech(moto)
     partners = registry_partners(table_registry, clock, ttl=300)
     partners.db("initech").model(Order).count()
     assert "initech" in partners.cached_partner_ids()
-    put_table_entry(moto.url, entry_of(INITECH, status="disabled"))
+    put_table_entry(moto.url, entry_of(initech, status="disabled"))
     clock.advance(seconds=301)
     with pytest.raises(UnknownPartner):
         partners.db("initech")
     assert "initech" not in partners.cached_partner_ids()
-    assert INITECH.external_id in redact_secrets(INITECH.external_id)
+    assert initech.external_id in redact_secrets(initech.external_id)
     # enabling it again serves it after the negative TTL, with a fresh AssumeRole
     put_table_entry(moto.url, entry_of(INITECH))
     clock.advance(seconds=61)
     partners.db("initech").model(Order).count()
     assert len(partner_calls(moto, INITECH.account_id)) == 2
+
+
+def test_an_entry_read_again_unchanged_still_leaves_the_redactor_when_disabled(
+    table_registry: DynamoDBRegistry, moto: MotoServer, clock: FakeClock
+) -> None:
+    """Each re-read after the TTL stores the entry again; the redactor must count it once."""
+    initech = fresh_initech(moto)
+    partners = registry_partners(table_registry, clock, ttl=300)
+    for _ in range(3):
+        partners.db("initech").model(Order).count()
+        clock.advance(seconds=301)
+    assert partners.registry is not None and partners.registry.stats.reads == 3
+    put_table_entry(moto.url, entry_of(initech, status="disabled"))
+    with pytest.raises(UnknownPartner):
+        partners.db("initech")
+    assert redact_secrets(initech.external_id) == initech.external_id
 
 
 def test_unknown_ids_are_cached_for_the_negative_ttl(
