@@ -8,11 +8,9 @@ hooks before serving. What the copies share is read from their processes (`/proc
 
 from __future__ import annotations
 
-import json
 import shutil
 import sysconfig
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,7 +19,7 @@ from emulators.moto_server import MotoServer, assumed_roles
 from emulators.snapstart import SnapStartFunction
 from emulators.snapstart_bootstrap import open_sockets
 from partnerdb import Partners
-from tests.sdk.conftest import ROOT
+from tests.sdk.conftest import ROOT, log_lines
 
 EVENT = {"partnerId": "acme", "action": "getPayment", "data": {"id": "p-1"}}
 
@@ -52,10 +50,6 @@ def function(tmp_path: Path, handler: str, env: dict[str, str], **extra: str) ->
 
 def sockets_of(pid: int) -> set[str]:
     return set(open_sockets(pid=pid))
-
-
-def sdk_lines(logs: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in logs.splitlines() if '"logger":"handler_sdk"' in line]
 
 
 def acme_sts_calls() -> int:
@@ -96,7 +90,7 @@ def test_copies_assume_again_and_share_no_connection_or_random_state(
     assert reports[0]["random"] != reports[1]["random"] != snapshot.inventory["random"]
     assert first[0].payload["data"]["random"] != first[1].payload["data"]["random"]
     for copy_logs in logs:
-        assert [(line["cold_start"], line["sts_calls"]) for line in sdk_lines(copy_logs)] == [
+        assert [(line["cold_start"], line["sts_calls"]) for line in log_lines(copy_logs)] == [
             (True, 1), (False, 0)]
     assert all(not result.cold_start and not result.is_error for result in again)
 
