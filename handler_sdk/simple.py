@@ -24,6 +24,8 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
+from partnerdb.private_access import serializes_as_pynamodb
+
 _FIELDS: WeakKeyDictionary[type, tuple[tuple[str, str, type], ...] | None] = WeakKeyDictionary()
 _NUMBERS = (int, float, bool)
 _KINDS = (UnicodeAttribute, NumberAttribute, BooleanAttribute)
@@ -39,7 +41,7 @@ def _fields(cls: type) -> tuple[tuple[str, str, type], ...] | None:
     if (
         issubclass(cls, Model)
         and cls.to_simple_dict is AttributeContainer.to_simple_dict
-        and cls._container_serialize is AttributeContainer._container_serialize
+        and serializes_as_pynamodb(cls)
         and not hasattr(cls, "__bool__")
         and not hasattr(cls, "__len__")  # the attribute getters test the instance's truth
     ):

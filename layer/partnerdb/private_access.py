@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from botocore.credentials import DeferredRefreshableCredentials
+from pynamodb.attributes import AttributeContainer
 
 
 class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
@@ -221,3 +222,11 @@ def wrap_api_calls(connection: Any, wrap: Callable[[Callable[..., Any]], Callabl
     has no public hook around a model's calls. Set on this one connection only.
     """
     connection._make_api_call = wrap(connection._make_api_call)
+
+
+def serializes_as_pynamodb(cls: type) -> bool:
+    """Whether a PynamoDB model class serializes its attributes with PynamoDB's own
+    `_container_serialize` (the SDK's plain-JSON fast path holds only then). PynamoDB has no
+    public name for it; False (a PynamoDB without it): the SDK uses `to_simple_dict`."""
+    own = getattr(AttributeContainer, "_container_serialize", None)
+    return own is not None and getattr(cls, "_container_serialize", None) is own
