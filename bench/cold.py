@@ -5,7 +5,8 @@ each round) gets a fresh `awslambdaric` process (`LambdaFunction.recycle()`), an
 `FunctionResult.cold_start_ms`: from the process spawn to its first response, which includes
 interpreter start, the runtime client, the handler module's import (init) and the first
 invocation (AssumeRole + GetItem against a warm moto). `init_ms` (spawn to the first `/next`)
-and the first invocation's duration are kept too.
+and the first invocation's duration are kept too, and the runtime process's peak RSS after
+that first invocation (`VmHWM` in /proc/<pid>/status).
 
 Import time: `import app` alone, timed inside a fresh `python -S` process with the runtime's
 `PYTHONPATH` and environment, after the runtime client's own modules are imported (as they are
@@ -35,7 +36,7 @@ started = time.perf_counter()
 import app
 print("IMPORT_MS", (time.perf_counter() - started) * 1000.0)
 """
-_PREBIND_PROBE = """
+PREBIND_PROBE = """
 import time
 import awslambdaric.bootstrap, models, handler_sdk
 from partnerdb import Partners
@@ -45,8 +46,18 @@ partners.register_models(models.Payment)
 print("IMPORT_MS", (time.perf_counter() - started) * 1000.0)
 """
 _PROBE_TIMEOUT_S = 60.0
+MIB = 1024 * 1024
 #: modules listed per variant from `-X importtime`
 TOP_MODULES = 12
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The peak resident set size of process `pid` so far (`VmHWM`)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def run_cold(
@@ -64,14 +75,16 @@ def run_cold(
             for variant in order:
                 fn = functions[variant]
                 result = check(variant, fn.invoke(event()))
-                fn.recycle()
-                if not result.cold_start or result.cold_start_ms is None:
+                if not result.cold_start or result.cold_start_ms is None or not result.pid:
                     raise RuntimeError(f"{variant}: sample {round_no} was not a cold start")
+                peak = peak_rss_bytes(result.pid)
+                fn.recycle()
                 records[variant].append(
                     {
                         "cold_start_ms": result.cold_start_ms,
                         "init_ms": result.init_ms or 0.0,
                         "first_invoke_ms": result.duration_ms or 0.0,
+                        "peak_rss_mib": peak / MIB,
                     }
                 )
             if (round_no + 1) % 10 == 0:
@@ -85,12 +98,12 @@ def run_cold(
         out["variants"][variant] = {
             key: {"summary": Summary.of([r[key] for r in rows]).to_json(),
                   "samples": [round(r[key], 3) for r in rows]}
-            for key in ("cold_start_ms", "init_ms", "first_invoke_ms")
+            for key in ("cold_start_ms", "init_ms", "first_invoke_ms", "peak_rss_mib")
         }
     return out
 
 
-def _probe_env(rig: Rig, variant: str, runtime_dir: Path) -> dict[str, str]:
+def probe_env(rig: Rig, variant: str, runtime_dir: Path) -> dict[str, str]:
     """The runtime process's environment for an import probe of `variant`."""
     path = [*rig.python_path(variant), runtime_dir]
     return {
@@ -112,10 +125,12 @@ def _probe_env(rig: Rig, variant: str, runtime_dir: Path) -> dict[str, str]:
     }
 
 
-def _probe(
-    env: dict[str, str], cwd: Path, importtime: bool = False, code: str = _IMPORT_PROBE
+def probe(
+    env: dict[str, str], cwd: Path, importtime: bool = False, code: str = _IMPORT_PROBE,
+    python: str = sys.executable,
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-S", *(["-X", "importtime"] if importtime else []), "-c", code]
+    """Run `code` in a fresh `python -S` with `env` (an import probe); its output."""
+    cmd = [python, "-S", *(["-X", "importtime"] if importtime else []), "-c", code]
     done = subprocess.run(
         cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S
     )
@@ -151,13 +166,13 @@ def run_imports(
     with tempfile.TemporaryDirectory(prefix="bench-imports-") as tmp:
         runtime_dir = Path(tmp) / "runtime"
         link_runtime(runtime_dir)
-        envs = {v: _probe_env(rig, v, runtime_dir) for v in variants}
+        envs = {v: probe_env(rig, v, runtime_dir) for v in variants}
         for variant in variants:  # warm the page cache; one -X importtime breakdown each
-            done = _probe(envs[variant], rig.task_roots[variant], importtime=True)
+            done = probe(envs[variant], rig.task_roots[variant], importtime=True)
             packages[variant] = top_modules(done.stderr)
         for order in rotations(variants, samples):
             for variant in order:
-                done = _probe(envs[variant], rig.task_roots[variant])
+                done = probe(envs[variant], rig.task_roots[variant])
                 times[variant].append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
     log(f"    import time: {samples} fresh processes per variant")
     return {
@@ -178,15 +193,16 @@ def run_prebind(
     rig: Rig, counts: Sequence[int], samples: int, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """`ours` only: what `register_models` (run by `@with_partner_db(models=...)` at import)
-    costs with N partners configured; it binds every partner up to partnerdb's prebind limit,
-    building one DynamoDB client each."""
+    costs with N partners configured (it binds the first partner: one DynamoDB client).
+    Interleaved with N=1 on botocore's own JSON loading (`AWS_DATA_PATH` set to an empty
+    folder turns the layer's pre-parsed data off): the before/after of that change."""
     from local.seed import PartnerAccount
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-prebind-") as tmp:
         runtime_dir = Path(tmp) / "runtime"
         link_runtime(runtime_dir)
-        base = {k: v for k, v in _probe_env(rig, "ours", runtime_dir).items()
+        base = {k: v for k, v in probe_env(rig, "ours", runtime_dir).items()
                 if not k.startswith("PARTNER_")}
         envs = {}
         for count in counts:
@@ -194,13 +210,16 @@ def run_prebind(
             for i in range(count):
                 env.update(PartnerAccount(f"p{i}", str(500000000000 + i), f"prebind-{i}-ext",
                                           f"p{i}_").env())
-            envs[count] = env
-        times: dict[int, list[float]] = {count: [] for count in counts}
+            envs[str(count)] = env
+        empty = Path(tmp) / "no-models"
+        empty.mkdir()
+        envs["1, botocore JSON"] = {**envs[str(counts[0])], "AWS_DATA_PATH": str(empty)}
+        times: dict[str, list[float]] = {key: [] for key in envs}
         for _ in range(samples):
-            for count in counts:
-                done = _probe(envs[count], rig.task_roots["ours"], code=_PREBIND_PROBE)
-                times[count].append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
-    for count in counts:
-        out[str(count)] = Summary.of(times[count]).to_json()
+            for key, env in envs.items():
+                done = probe(env, rig.task_roots["ours"], code=PREBIND_PROBE)
+                times[key].append(float(done.stdout.split("IMPORT_MS", 1)[1].split()[0]))
+    for key in envs:
+        out[key] = Summary.of(times[key]).to_json()
     log(f"    register_models at init: {samples} fresh processes per partner count")
     return {"samples": samples, "register_models_ms_by_partners": out}

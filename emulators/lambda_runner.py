@@ -42,6 +42,7 @@ from .runtime_invocations import (
     timeout_message,
 )
 from .runtime_link import RUNTIME_DISTRIBUTION, link_runtime
+from .runtime_process import Launcher, RuntimeProcess, popen_launcher
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 # Set by the runner; a caller's `env` may not override them.
@@ -77,6 +78,8 @@ class LambdaFunction:
     the content of a layer (what Lambda unpacks into /opt; later layers win, as in /opt).
     `extra_paths` go on `PYTHONPATH` after the layers, e.g. site-packages when no layer is
     built. `timeout_s` is the function timeout; `init_timeout_s` bounds a cold start's init.
+    `launcher` starts runtime processes (default: `popen_launcher`; `emulators.snapstart` restores
+    them from a snapshot instead).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class LambdaFunction:
         extra_paths: Sequence[Path | str] = (),
         init_timeout_s: float = 10.0,
         inherit_env: bool = False,
+        launcher: Launcher = popen_launcher,
     ) -> None:
         if "." not in handler:
             raise ValueError(f"handler must be 'module.function', got {handler!r}")
@@ -114,12 +118,13 @@ class LambdaFunction:
         self.function_arn = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
         self.init_timeout_s = init_timeout_s
         self.inherit_env = inherit_env
+        self.launcher = launcher
         self.processes_started = 0
         self._lock = threading.Lock()  # one invocation at a time, as in one Lambda sandbox
         self._logs = LogBuffer()
         self._server: RuntimeAPIServer | None = None
         self._workdir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: RuntimeProcess | None = None
         self._reader: OutputReader | None = None
         self._spawned_at = 0.0
 
@@ -173,6 +178,11 @@ class LambdaFunction:
         """The pid of the live runtime process, if any."""
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
+
+    def runtime_environment(self) -> dict[str, str]:
+        """The environment a runtime process of this function starts with (started only)."""
+        today = datetime.datetime.now(datetime.UTC).strftime("%Y/%m/%d")
+        return self._environment(f"{today}/[$LATEST]{uuid.uuid4().hex}")
 
     def logs(self) -> str:
         """Everything every runtime process of this function printed, plus platform lines."""
@@ -300,22 +310,15 @@ class LambdaFunction:
         }
         return {**base, **lambda_env, **self.env, **wiring}
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> RuntimeProcess:
         """Start a fresh runtime process (a cold start) against a reset Runtime API."""
         server = self._require_server()
         server.new_runtime()
-        today = datetime.datetime.now(datetime.UTC).strftime("%Y/%m/%d")
-        env = self._environment(f"{today}/[$LATEST]{uuid.uuid4().hex}")
+        env = self.runtime_environment()
         self._platform(f"INIT_START Runtime Version: python:{_PYTHON_VERSION} (local)\n")
         self._spawned_at = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", RUNTIME_DISTRIBUTION, self.handler],
-            cwd=self.task_root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed with whatever it started
+        proc = self.launcher(
+            [sys.executable, "-S", "-m", RUNTIME_DISTRIBUTION, self.handler], env, self.task_root
         )
         assert proc.stdout is not None
         self._reader = OutputReader(proc.stdout, self._logs)
@@ -345,7 +348,7 @@ class LambdaFunction:
     def _init_failure(
         self,
         ready: RuntimeReady,
-        proc: subprocess.Popen[bytes],
+        proc: RuntimeProcess,
         request_id: str,
         trace_id: str,
         submitted_at: float,

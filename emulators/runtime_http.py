@@ -141,10 +141,8 @@ class RuntimeRequestHandler(BaseHTTPRequestHandler):
                 xray_cause=self.headers.get(XRAY_CAUSE_HEADER),
             )
             self.send_json(status, reply)
-        elif parts == ["init", "error"]:
-            self.api.record_init_error(body, self.headers.get(ERROR_TYPE_HEADER))
-            self.send_json(202, {"status": "OK"})
-        elif parts == ["restore", "error"]:
+        elif parts in (["init", "error"], ["restore", "error"]):  # restore: a SnapStart copy's
+            self.api.record_init_error(body, self.headers.get(ERROR_TYPE_HEADER))  # init
             self.send_json(202, {"status": "OK"})
         else:
             self.send_json(404, {"errorType": "NotFound", "errorMessage": path})

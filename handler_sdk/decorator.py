@@ -2,7 +2,8 @@
 
 The work of each invocation (partner id, DB, deadline, response, log line, trace) is the
 pipeline in `handler_sdk.invocation`; this module keeps the process-wide state: the default
-`Partners` and the cold-start flag.
+`Partners` and the cold-start flag (set again after a SnapStart restore, see
+`partnerdb.snapstart`, so a restored copy's first invocation is logged as its cold start).
 
     @with_partner_db(models=[Payment])
     def handler(event, context, db):
@@ -27,7 +28,7 @@ from handler_sdk import compose, invocation, tracing
 from handler_sdk.constants import DEFAULT_BUFFER_MS
 from handler_sdk.failures import Errors, check_errors_option
 from handler_sdk.invocation import Handler, HandlerSpec, PartnerFrom
-from partnerdb import Partners
+from partnerdb import Partners, register_snapstart
 
 #: what Lambda calls: handler(event, context)
 LambdaHandler = Callable[[Any, Any], Any]
@@ -44,6 +45,13 @@ def _take_cold_start() -> bool:
     with _cold_lock:
         cold, _cold_start = _cold_start, False
     return cold
+
+
+def _reset_cold_start() -> None:
+    """After a SnapStart restore: the copy's first invocation is its cold start."""
+    global _cold_start
+    with _cold_lock:
+        _cold_start = True
 
 
 #: Variables `Partners.from_env()` reads (partners, settings, endpoints, region).
@@ -133,6 +141,7 @@ def with_partner_db(
     chosen_errors = check_errors_option(errors)
     chosen = partners if partners is not None else _default_partners.get()
     chosen.register_models(*models)
+    register_snapstart(chosen, on_restore=[_reset_cold_start])
     trace = tracing.enabled()
 
     def decorate(fn: Handler) -> LambdaHandler:

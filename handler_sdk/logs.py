@@ -50,6 +50,8 @@ _FORMATTER_KEYS = frozenset({"timestamp", "level", "message", "logger"})
 _LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
 
 logger = logging.getLogger(LOGGER_NAME)
+#: one encoder for every line (`json.dumps` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
 ExcInfo = tuple[type[BaseException], BaseException, Any]
 
@@ -137,6 +139,21 @@ class InvocationRecord:
         return fields
 
 
+#: the last whole second formatted, and its text (one tuple: threads swap it whole)
+_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(now: float) -> str:
+    """`2026-11-30T09:30:01.123Z`; the seconds part is formatted once per second."""
+    global _second
+    second = int(now)
+    cached_second, text = _second
+    if cached_second != second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second = (second, text)
+    return f"{text}.{int(now % 1 * 1000):03d}Z"
+
+
 _current: ContextVar[InvocationRecord | None] = ContextVar("handler_sdk_invocation", default=None)
 
 
@@ -178,8 +195,7 @@ def emit_fields(level: int, fields: dict[str, Any], info: ExcInfo | None = None)
 
 def timestamp() -> str:
     """Now, as the lines' ``timestamp`` (UTC, milliseconds)."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    return _timestamp(time.time())
 
 
 def configured() -> bool:
@@ -220,7 +236,7 @@ def exc_info(record: InvocationRecord) -> ExcInfo | None:
 
 
 def to_json(fields: dict[str, Any]) -> str:
-    return json.dumps(fields, default=str, separators=(",", ":"))
+    return _ENCODER.encode(fields)
 
 
 def redact(text: str) -> str:

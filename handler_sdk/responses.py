@@ -24,6 +24,7 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 
 from handler_sdk.errors import HandlerError
 from handler_sdk.events import HTTP_SHAPES, Shape
+from handler_sdk.simple import simple_dict
 from partnerdb import (
     DeadlineExceeded,
     InvalidPartnerId,
@@ -52,7 +53,7 @@ def plain(value: object) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, AttributeContainer):
-        return value.to_simple_dict()
+        return simple_dict(value)
     return json.loads(to_json(value))
 
 

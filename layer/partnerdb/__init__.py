@@ -45,6 +45,7 @@ from partnerdb.registry import (
     SsmRegistry,
     registry_from_env,
 )
+from partnerdb.snapstart import register as register_snapstart
 from partnerdb.stats import CacheStats
 
 __all__ = [
@@ -77,5 +78,6 @@ __all__ = [
     "current_deadline",
     "normalize_partner_id",
     "redact_secrets",
+    "register_snapstart",
     "registry_from_env",
 ]

@@ -90,6 +90,10 @@ class AssumeRole:
         self._assumed_once = False
         self._issued: tuple[str, ...] = ()
 
+    def forget(self) -> None:
+        """The next call is a first AssumeRole again (its credentials were dropped)."""
+        self._assumed_once = False
+
     def __call__(self) -> dict[str, str]:
         """Assume the role; the credentials in botocore's refresh format."""
         cfg = self.config

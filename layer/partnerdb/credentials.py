@@ -40,6 +40,12 @@ class PartnerSession:
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)
         install_rejection_hooks(self.dynamodb, self.credentials)
 
+    def forget_credentials(self) -> None:
+        """Drop the assumed credentials and any remembered refusal or back-off; the next
+        request assumes the role again (its first AssumeRole, not a refresh)."""
+        self.credentials.forget()
+        self.assume_role.forget()
+
     def __repr__(self) -> str:
         return f"PartnerSession(partner_id={self.config.partner_id!r})"
 
@@ -108,6 +114,23 @@ class SessionCache:
     def cached_partner_ids(self) -> list[str]:
         with self._lock:
             return list(self._sessions)
+
+    def build_sts_clients(self, regions: list[str]) -> None:
+        """Build the STS clients of `regions` now (no network call: warm-up before a snapshot)."""
+        for region in regions:
+            self._sts_client(self._factory.settings.sts_region or region)
+
+    def forget_credentials_and_connections(self) -> None:
+        """After a SnapStart restore: every partner assumes its role again, the STS clients are
+        rebuilt with the function's credentials of now, and no pooled connection of the
+        snapshot is used."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            session.forget_credentials()
+        with self._sts_lock:
+            self._sts_clients.clear()
+        self._factory.close_connections()
 
     def _sts_client(self, region: str) -> Any:
         """The STS client of the function's own credentials, one per region, built lazily."""

@@ -171,6 +171,22 @@ class Partners:
             for model in models:
                 binding.model(model)
 
+    def before_snapshot(self) -> None:
+        """Warm-up safe to share between SnapStart copies: models bound for the first partner
+        (as `register_models` does), the STS client built. No credentials, no connection."""
+        if self._configs:
+            first = next(iter(self._configs.values()))
+            binding = self._binding(first)
+            for model in self._models:
+                binding.model(model)
+            self._sessions.build_sts_clients([first.region])
+
+    def after_restore(self) -> None:
+        """Forget what a SnapStart snapshot holds that a copy must not share: assumed
+        credentials, STS clients built with the function's credentials of then, pooled
+        connections."""
+        self._sessions.forget_credentials_and_connections()
+
     def db(self, partner_id: str, *, deadline: Deadline | None = None) -> PartnerDB:
         """The partner's DB for one invocation, bound to `deadline` (default: none).
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from botocore.credentials import DeferredRefreshableCredentials
+from pynamodb.attributes import AttributeContainer
 
 
 class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
@@ -30,6 +31,17 @@ class RoleCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
 
     _advisory_refresh_timeout = 3 * 60
     _mandatory_refresh_timeout = 60
+
+    def __init__(self, *, refresh_using: Any, method: str, time_fetcher: Any) -> None:
+        super().__init__(refresh_using=refresh_using, method=method, time_fetcher=time_fetcher)
+        self._partnerdb_init = {"refresh_using": refresh_using, "method": method,
+                                "time_fetcher": time_fetcher}
+
+    def forget(self) -> None:
+        """Back to never fetched, through botocore's own constructor (no private attribute
+        set by hand): the next request fetches again. A SnapStart copy must not sign with the
+        snapshot's credentials."""
+        DeferredRefreshableCredentials.__init__(self, **self._partnerdb_init)
 
     def _refresh(self) -> None:
         self.check_refresh()
@@ -81,6 +93,17 @@ def use_client(connection: Any, client: Any) -> None:
     Connection makes no network call.
     """
     connection._client = client
+
+
+def http_session_of(client: Any) -> Any:
+    """A botocore client's HTTP session (its connection pool), or None.
+
+    partnerdb closes the pools of its clients after a SnapStart restore (a copy must not
+    write to a connection the snapshot opened); botocore has no public accessor. None (a
+    botocore without it): nothing is closed, and the copies share what the snapshot held.
+    """
+    endpoint = getattr(client, "_endpoint", None)
+    return getattr(endpoint, "http_session", None)
 
 
 def share_http_session(
@@ -199,3 +222,11 @@ def wrap_api_calls(connection: Any, wrap: Callable[[Callable[..., Any]], Callabl
     has no public hook around a model's calls. Set on this one connection only.
     """
     connection._make_api_call = wrap(connection._make_api_call)
+
+
+def serializes_as_pynamodb(cls: type) -> bool:
+    """Whether a PynamoDB model class serializes its attributes with PynamoDB's own
+    `_container_serialize` (the SDK's plain-JSON fast path holds only then). PynamoDB has no
+    public name for it; False (a PynamoDB without it): the SDK uses `to_simple_dict`."""
+    own = getattr(AttributeContainer, "_container_serialize", None)
+    return own is not None and getattr(cls, "_container_serialize", None) is own

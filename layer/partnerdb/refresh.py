@@ -63,6 +63,13 @@ class PartnerCredentials(RoleCredentials):
         self._blocked_until: datetime | None = None
         self._blocked: Callable[[], PartnerDBError] | None = None
 
+    def forget(self) -> None:
+        """Back to never fetched, with no back-off or early-refresh retry remembered: after a
+        SnapStart restore the copy assumes the role anew on its next request."""
+        super().forget()
+        self._advisory_retry_at = None
+        self._blocked_until = self._blocked = None
+
     # -- botocore's entry point (every read of the credentials) -------------------------
 
     def check_refresh(self) -> None:

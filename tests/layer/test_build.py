@@ -29,6 +29,9 @@ def top_level(build: Build) -> set[str]:
     return {name.split("/")[1] for name in build.names() if name.count("/") >= 1 and name[7:]}
 
 
+BOTOCORE_DATA = "python/partnerdb/_botocore_data/"
+
+
 def package_sources(src: Path) -> set[str]:
     """The files of a package folder that must ship, as zip names (the test kit never does)."""
     return {
@@ -80,12 +83,17 @@ def test_build_reports_sizes_and_sha256(default_build: Build) -> None:
 def test_default_layer_contents(default_build: Build) -> None:
     names = set(default_build.names())
     assert all(name.startswith("python/") for name in names)
+    data = {n for n in names if n.startswith(BOTOCORE_DATA)}
     for package in (ROOT / "layer" / "partnerdb", ROOT / "handler_sdk"):
         prefix = f"python/{package.name}/"
         shipped = {n for n in names if n.startswith(prefix) and "__pycache__" not in n}
-        assert {n for n in shipped if not n.endswith("/")} == package_sources(package)
+        assert {n for n in shipped - data if not n.endswith("/")} == package_sources(package)
     assert not [n for n in names if n.startswith("python/partnerdb/testing")]
     assert "python/handler_sdk/py.typed" in names
+    # botocore's DynamoDB and STS data, pre-parsed for the layer's botocore
+    for name in ("botocore-version", "endpoints.marshal",
+                 "dynamodb/2012-08-10/service-2.marshal", "sts/2011-06-15/service-2.marshal"):
+        assert BOTOCORE_DATA + name in data, name
     assert "python/partnerdb/py.typed" in names
     assert "python/partnerdb/__init__.py" in names
     packages = top_level(default_build)
@@ -205,6 +213,8 @@ def test_slim_leaves_the_runtime_sdk_out(slim_build: Build, default_build: Build
     for package in ("partnerdb", "pynamodb", "aws_xray_sdk", "wrapt"):
         assert package in packages, package
     assert "python/partnerdb/py.typed" in slim_build.names()
+    # the runtime's botocore is not known at build time: no pre-parsed data for it
+    assert not any(n.startswith(BOTOCORE_DATA) for n in slim_build.names())
     assert slim_build.zip_path.stat().st_size < default_build.zip_path.stat().st_size / 5
     # verified against a stand-in for the runtime's botocore, not against the layer's own
     assert re.search(r"verify: botocore \S+ .*/runtime-[0-9a-f]+/botocore/", slim_build.stdout)

@@ -160,6 +160,38 @@ def test_the_line_can_be_silenced(handler: Any, caplog: pytest.LogCaptureFixture
         sdk_logger.setLevel(level)
 
 
+def test_handlers_and_filters_added_to_the_logger_get_the_same_line(
+    handler: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A filter added to the handler_sdk logger sees each line once, with the same text that
+    propagates to the function's logging, and the line keeps its fields with it."""
+    sdk_logger = logging.getLogger("handler_sdk")
+    seen: list[str] = []
+
+    class Keep(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            seen.append(record.getMessage())
+            return True
+
+    caplog.clear()
+    handler({"partnerId": "acme"}, FakeContext())
+    (plain,) = log_lines(caplog)
+    caplog.clear()
+    keep = Keep()
+    sdk_logger.addFilter(keep)
+    try:
+        handler({"partnerId": "acme"}, FakeContext())
+    finally:
+        sdk_logger.removeFilter(keep)
+    (record,) = [r for r in caplog.records if r.name == "handler_sdk"]
+    assert seen == [record.getMessage()]
+    first, second = plain, json.loads(seen[0])
+    assert set(first) == set(second) == FIELDS
+    varying = ("timestamp", "requestId", "duration_ms", "cold_start", "sts_calls")
+    assert {k: v for k, v in first.items() if k not in varying} == {
+        k: v for k, v in second.items() if k not in varying}
+
+
 # A fresh interpreter: handler_sdk imported with a given environment and logging setup.
 SCRIPT = """
 import logging, sys

@@ -1,0 +1,88 @@
+"""Before/after of the per-call changes of issue 15, in one worker process, interleaved.
+
+Each pair times the code as it was (`before`, reproduced here) against the SDK's code now
+(`after`) on the same input, in alternating rounds, CPU time per call:
+
+- `log_line`: the invocation line with `json.dumps` with options and `strftime` per call
+  (before) vs `handler_sdk.logs.emit` (after), on the same route; stdout is /dev/null;
+- `model_json`: `Model.to_simple_dict()` (before) vs `handler_sdk.simple.simple_dict` (after)
+  on the benchmark's payment item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.overhead import FUNCTIONS, load_module
+from bench.responder import ITEM
+from bench.worker import worker_main
+
+
+def _old_emit(logs: Any, record: Any) -> None:
+    """The log line as the SDK wrote it before: `strftime` and `json.dumps` with options per
+    line, then the same routes as `handler_sdk.logs.emit` (its own stdout when nothing is
+    configured, else a LogRecord through the logger with the fields as attributes)."""
+    level = logging.ERROR if record.status >= 500 else logging.INFO
+    if not logs.logger.isEnabledFor(level):
+        return
+    fields = record.line()
+    now = time.time()
+    fields["timestamp"] = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+                           + f".{int(now % 1 * 1000):03d}Z")
+    text = json.dumps(fields, default=str, separators=(",", ":"))
+    if not logs.configured():
+        logs.write_stdout(text)
+        return
+    extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
+    logs.logger.log(level, text, extra=extra)
+
+
+#: the keys `handler_sdk.logs` leaves out of a record's attributes (Lambda's formatter's own)
+_FORMATTER_KEYS = frozenset({"timestamp", "level", "message", "logger"})
+
+
+def _pair(before: Callable[[], Any], after: Callable[[], Any], rounds: int,
+          calls: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for fn in (before, after):
+        for _ in range(calls):
+            fn()
+    for round_no in range(rounds):
+        order = (("before", before), ("after", after))
+        for name, fn in order if round_no % 2 == 0 else order[::-1]:
+            started = time.process_time()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.process_time() - started) / calls * 1e6)
+    return {k: round(statistics.median(v), 2) for k, v in times.items()}
+
+
+def ab_task(args: dict[str, Any]) -> dict[str, Any]:
+    rounds, calls = int(args["rounds"]), int(args["calls"])
+    from handler_sdk import logs
+    from handler_sdk.simple import simple_dict
+
+    models = load_module(FUNCTIONS / "ours" / "models.py", "bench_ab_models")
+    item = models.Payment.from_raw_data({**ITEM, "id": {"S": "pay_bench"}})
+    record = logs.InvocationRecord("bench-ours", "8d5b2a4e-0000-4000-8000-000000000000", "direct")
+    record.partner_id, record.action, record.status = "acme", "getPayment", 200
+    record.duration_ms = 3.21
+    out: dict[str, Any] = {"rounds": rounds, "calls_per_round": calls}
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        out["log_line_us"] = _pair(lambda: _old_emit(logs, record),
+                                   lambda: logs.emit(record), rounds, calls)
+    if simple_dict(item) != item.to_simple_dict():
+        raise AssertionError("simple_dict differs from to_simple_dict")
+    out["model_json_us"] = _pair(item.to_simple_dict, lambda: simple_dict(item), rounds, calls)
+    return out
+
+
+if __name__ == "__main__":
+    worker_main({"ab": ab_task})
