@@ -220,8 +220,8 @@ def _run_one(
 
 
 def _log_record(result: RecordResult, shape: Shape, request_id: str | None) -> None:
-    """One line per record: its id, partner and outcome (error text redacted), keyed like the
-    invocation line (`handler_sdk.logs`)."""
+    """One line per record: its id, partner and outcome (`logs.emit_fields` redacts the error
+    text), keyed like the invocation line (`handler_sdk.logs`)."""
     level = logging.ERROR if result.status >= 500 and result.outcome == "failed" else logging.INFO
     if not logs.logger.isEnabledFor(level):
         return
@@ -241,7 +241,7 @@ def _log_record(result: RecordResult, shape: Shape, request_id: str | None) -> N
     if result.error_type is not None:
         fields["errorType"] = result.error_type
     if result.error is not None:
-        fields["errorMessage"] = logs.redact(result.error)
+        fields["errorMessage"] = result.error
     logs.emit_fields(level, fields)
 
 

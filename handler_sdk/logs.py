@@ -40,13 +40,18 @@ import traceback
 from contextvars import ContextVar, Token
 from typing import Any
 
-from partnerdb import redact_secrets
+from partnerdb import PRE_REDACTED, redact_secrets
 
 LOGGER_NAME = "handler_sdk"
 MESSAGE = "invocation"
 DEFAULT_SERVICE = "service_undefined"
 #: Keys Lambda's JSON formatter writes itself; passed as record attributes they would clash.
 _FORMATTER_KEYS = frozenset({"timestamp", "level", "message", "logger"})
+#: Keys whose values this package writes itself (or the runtime gives), never outside text.
+_OWN_KEYS = frozenset({
+    "timestamp", "level", "message", "logger", "requestId", "service", "function_name",
+    "shape", "partner_id", "xray_trace_id", "outcome", "errorType",
+})
 _LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -109,7 +114,7 @@ class InvocationRecord:
             self.traceback = "".join(traceback.format_exception(exc))
 
     def line(self) -> dict[str, Any]:
-        """The line's fields, secrets redacted."""
+        """The line's fields (`emit_fields` redacts them)."""
         fields: dict[str, Any] = {
             "timestamp": timestamp(),
             "level": "ERROR" if self.status >= 500 else "INFO",
@@ -129,9 +134,9 @@ class InvocationRecord:
         if self.error_type is not None:
             fields["errorType"] = self.error_type
         if self.error is not None:
-            fields["errorMessage"] = redact(self.error)
+            fields["errorMessage"] = self.error
         if self.traceback is not None:
-            fields["stackTrace"] = redact(self.traceback).splitlines()
+            fields["stackTrace"] = self.traceback.splitlines()
         if self.trace_id is not None:
             fields["xray_trace_id"] = self.trace_id
         if self.batch is not None:
@@ -177,20 +182,63 @@ def emit(record: InvocationRecord) -> None:
     """Write the invocation's line (ERROR level for 5xx, INFO otherwise)."""
     level = logging.ERROR if record.status >= 500 else logging.INFO
     if logger.isEnabledFor(level):
-        emit_fields(level, record.line(), exc_info(record) if lambda_json_format() else None)
+        json_format = lambda_json_format()
+        info = exc_info(record) if json_format else None
+        emit_fields(level, record.line(), info, json_format=json_format)
 
 
-def emit_fields(level: int, fields: dict[str, Any], info: ExcInfo | None = None) -> None:
-    """Write one line of `fields` (already redacted; ``message`` names the line) the way the
-    invocation line goes: to the configured handlers, as Lambda's JSON format wants it."""
+def emit_fields(
+    level: int,
+    fields: dict[str, Any],
+    info: ExcInfo | None = None,
+    *,
+    json_format: bool | None = None,
+) -> None:
+    """Write one line of `fields` (``message`` names the line) the way the invocation line
+    goes: to the configured handlers, as Lambda's JSON format wants it.
+
+    The fields' free text is redacted here, once, and the record is marked so (`PRE_REDACTED`):
+    partnerdb's redacting filter then leaves it as it is instead of scanning the whole line
+    again. The record is made and handed to the handlers directly, without the caller lookup
+    `Logger.log` does (a stack walk per line)."""
+    redact_free_text(fields)
     if not configured():
         write_stdout(to_json(fields))
         return
     extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
-    if lambda_json_format():
-        logger.log(level, str(fields.get("message", MESSAGE)), extra=extra, exc_info=info)
+    if lambda_json_format() if json_format is None else json_format:
+        message = str(fields.get("message", MESSAGE))
     else:
-        logger.log(level, to_json(fields), extra=extra)
+        message, info = to_json(fields), None
+    if info is None:  # an exception's traceback is still the filter's to scan
+        extra[PRE_REDACTED] = True
+    record = logger.makeRecord(
+        logger.name, level, __file__, 0, message, (), info, "emit_fields", extra
+    )
+    logger.handle(record)
+
+
+def redact_free_text(fields: dict[str, Any]) -> None:
+    """Redact, in place, every value of `fields` that can carry outside text (an action, an
+    item id, an error message, a stack trace); one scan of them all when none holds a secret."""
+    texts: list[str] = []
+    for key, value in fields.items():
+        if key in _OWN_KEYS:
+            continue
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, list):
+            texts.extend(str(v) for v in value)
+    joined = "\n".join(texts)
+    if not joined or redact(joined) == joined:
+        return
+    for key, value in fields.items():
+        if key in _OWN_KEYS:
+            continue
+        if isinstance(value, str):
+            fields[key] = redact(value)
+        elif isinstance(value, list):
+            fields[key] = [redact(str(v)) for v in value]
 
 
 def timestamp() -> str:

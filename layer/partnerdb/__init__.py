@@ -35,7 +35,7 @@ from partnerdb.errors import (
     RegistryUnavailable,
     UnknownPartner,
 )
-from partnerdb.redact import redact_secrets
+from partnerdb.redact import PRE_REDACTED, redact_secrets
 from partnerdb.registry import (
     DynamoDBRegistry,
     Registry,
@@ -49,6 +49,7 @@ from partnerdb.snapstart import register as register_snapstart
 from partnerdb.stats import CacheStats
 
 __all__ = [
+    "PRE_REDACTED",
     "CacheStats",
     "ClientSettings",
     "ConfigError",

@@ -15,6 +15,10 @@ import re
 import threading
 
 REDACTED = "***"
+#: A record carrying this attribute as True was built from values its writer already redacted
+#: (handler_sdk's invocation and record lines): the filter passes it on untouched instead of
+#: formatting and scanning the whole line a second time.
+PRE_REDACTED = "partnerdb_redacted"
 _FIELDS = re.compile(
     # The lookahead (every name's first letter) lets the engine skip most positions fast.
     r"(?i)(?=[acestx])(SecretAccessKey|SessionToken|ExternalId|aws_secret_access_key"
@@ -151,6 +155,8 @@ class SecretRedactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get(PRE_REDACTED) is True:
+            return True
         try:
             self._rewrite(record)
         except Exception:

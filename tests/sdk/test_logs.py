@@ -308,3 +308,37 @@ def test_parallel_invocations_each_log_exactly_their_own_sts_calls(
         ("globex", 200, 1),
     ]
     assert partners.stats.sts_calls == 2
+
+
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
+def test_outside_text_in_the_line_is_redacted_once_by_the_sdk(
+    env: dict[str, str], log_format: str
+) -> None:
+    """An action is the event's text: a secret in it is redacted in the line in both of
+    Lambda's formats, and the record is marked redacted, so partnerdb's filter on the root
+    handler does not scan it again."""
+    secret = env["PARTNER_ACME_EXTERNAL_ID"]
+    setup = (
+        "from awslambdaric.lambda_runtime_log_utils import JsonFormatter\n"
+        "from partnerdb.redact import REDACTOR\n"
+        "h = logging.StreamHandler(sys.stdout)\n"
+        "h.setFormatter(JsonFormatter() if "
+        f"{log_format!r} == 'JSON' else logging.Formatter('%(message)s'))\n"
+        "logging.getLogger().addHandler(h); logging.getLogger().setLevel(logging.INFO)\n"
+        "marks = []\n"
+        "h.addFilter(lambda r: r.name != 'handler_sdk'"
+        " or marks.append(getattr(r, 'partnerdb_redacted', None)) or True)"
+    )
+    script = (
+        SCRIPT.replace('handler({{"partnerId": "acme", "boom": True}}, None)',
+                       'handler({{"partnerId": "acme", "action": {secret!r} + "-x"}}, None)')
+        + "print('MARKS', marks)\n"
+    )
+    result = run_python(script.format(setup=setup, after="", secret=secret),
+                        {**env, "AWS_LAMBDA_LOG_FORMAT": log_format})
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [line.get("action") for line in lines if line["logger"] == "handler_sdk"] == [
+        None, "***-x"]
+    assert secret not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "MARKS [True, True]"
