@@ -6,7 +6,10 @@ Each pair times the code as it was (`before`, reproduced here) against the SDK's
 - `log_line`: the invocation line with `json.dumps` with options and `strftime` per call
   (before) vs `handler_sdk.logs.emit` (after), on the same route; stdout is /dev/null;
 - `model_json`: `Model.to_simple_dict()` (before) vs `handler_sdk.simple.simple_dict` (after)
-  on the benchmark's payment item.
+  on the benchmark's payment item;
+- `endpoint`: a GetItem, answered in memory, on a partner client resolving its endpoint on
+  every request (before) vs once per (operation, table) (`partnerdb.endpoint_cache`, after);
+  no endpoint override, so the ruleset resolves the account-based DynamoDB endpoint as on AWS.
 """
 
 from __future__ import annotations
@@ -81,7 +84,34 @@ def ab_task(args: dict[str, Any]) -> dict[str, Any]:
     if simple_dict(item) != item.to_simple_dict():
         raise AssertionError("simple_dict differs from to_simple_dict")
     out["model_json_us"] = _pair(item.to_simple_dict, lambda: simple_dict(item), rounds, calls)
+    out["endpoint_us"] = _endpoint_pair(rounds, calls)
     return out
+
+
+def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
+    """A partner client's GetItem with botocore's per-request resolution and with the cache."""
+    from botocore.credentials import Credentials
+
+    from bench.overhead import answer_instantly
+    from partnerdb import ClientSettings
+    from partnerdb.clients import ClientFactory
+    from partnerdb.private_access import wrap_endpoint_resolution
+
+    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+        del os.environ[key]
+    factory = ClientFactory(ClientSettings())
+    credentials = Credentials("ASIABENCHBENCHBENCH0", "s" * 40, "t" * 40,
+                              account_id="111111111111")
+    before, after = (factory.partner_client("dynamodb", "us-east-1", credentials)
+                     for _ in range(2))
+    wrap_endpoint_resolution(before, lambda cache: cache.resolve)  # botocore's own, per call
+    for client in (before, after):
+        answer_instantly(client)
+
+    def get(client: Any) -> Callable[[], Any]:
+        return lambda: client.get_item(TableName="acme_payments", Key={"id": {"S": "pay_bench"}})
+
+    return _pair(get(before), get(after), rounds, calls)
 
 
 if __name__ == "__main__":

@@ -348,7 +348,10 @@ def notes(figures: dict[str, Any]) -> list[str]:
         out.append("before/after in one process (median µs/call): invocation log line "
                    f"{ab['log_line_us']['before']:.1f} → {ab['log_line_us']['after']:.1f}; "
                    "model to JSON (to_simple_dict → handler_sdk.simple) "
-                   f"{ab['model_json_us']['before']:.1f} → {ab['model_json_us']['after']:.1f}")
+                   f"{ab['model_json_us']['before']:.1f} → {ab['model_json_us']['after']:.1f}"
+                   + ("; partner client GetItem, endpoint resolved per request → once per "
+                      f"table {ab['endpoint_us']['before']:.1f} → {ab['endpoint_us']['after']:.1f}"
+                      if "endpoint_us" in ab else ""))
     memory = figures.get("memory", {})
     if "tls" in memory and "tls_shared" in memory:
         tls, shared = memory["tls"], memory["tls_shared"]

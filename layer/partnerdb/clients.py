@@ -22,6 +22,7 @@ from botocore.credentials import Credentials
 from partnerdb import botocore_data
 from partnerdb.config import ClientSettings
 from partnerdb.deadline import install_deadline_hooks
+from partnerdb.endpoint_cache import cache_endpoints
 from partnerdb.private_access import http_session_of, share_http_session, wrap_http_session
 from partnerdb.watchdog import DeadlineHTTPSession
 
@@ -85,6 +86,7 @@ class ClientFactory:
                 client, self._http_sessions, (service, region), wrap=DeadlineHTTPSession
             )
         self._hook(client)
+        cache_endpoints(client)  # one partner, one account: endpoints vary by table only
         return client
 
     def home_client(self, service: str, region: str) -> Any:

@@ -230,3 +230,20 @@ def serializes_as_pynamodb(cls: type) -> bool:
     public name for it; False (a PynamoDB without it): the SDK uses `to_simple_dict`."""
     own = getattr(AttributeContainer, "_container_serialize", None)
     return own is not None and getattr(cls, "_container_serialize", None) is own
+
+
+def wrap_endpoint_resolution(
+    client: Any, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+) -> bool:
+    """Route `client`'s per-request endpoint resolution through `wrap(resolve)`.
+
+    botocore resolves the endpoint ruleset on every request through the client's
+    `_ruleset_resolver.construct_endpoint(operation_model, call_args, request_context)` and
+    has no public hook around it. False (a botocore without it): nothing changes.
+    """
+    resolver: Any = getattr(client, "_ruleset_resolver", None)
+    resolve = getattr(resolver, "construct_endpoint", None)
+    if resolver is None or resolve is None:
+        return False
+    resolver.construct_endpoint = wrap(resolve)
+    return True
