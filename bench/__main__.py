@@ -123,6 +123,9 @@ def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
                 f"blocks of {plan.warm_block}")
             figures["warm"] = warm.run_warm(rig, VARIANTS, plan.warm_invocations,
                                             plan.warm_block, log)
+            log("  warm without a DynamoDB call: the SDK's own share, with and without its "
+                "log line")
+            figures["warm_bare"] = warm.run_bare(rig, plan.warm_invocations, plan.warm_block)
         if "batch" in selected:
             log(f"  batch: {plan.batch_batches} SQS batches of {plan.batch_records} records "
                 "over 10 partners per variant")

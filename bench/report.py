@@ -328,6 +328,14 @@ def notes(figures: dict[str, Any]) -> list[str]:
             p10_us = (sums["ours"]["p10"] - sums["handwritten"]["p10"]) * 1000
             out.append(f"warm ours {MINUS} handwritten: {gap_us:+.0f} µs at the median, "
                        f"{p10_us:+.0f} µs at the 10th percentile")
+    bare = figures.get("warm_bare")
+    if bare:
+        med = {k: v["median"] * 1000 for k, v in bare["duration_ms"].items()}
+        out.append("warm without a DynamoDB call (bare_app, Lambda Duration, median µs): "
+                   f"handwritten {med['handwritten']:.0f}, ours {med['ours']:.0f}, ours with "
+                   f"its log line off {med['ours_without_log_line']:.0f}: the SDK's own share "
+                   f"{med['ours'] - med['handwritten']:+.0f} µs, of which the log line "
+                   f"{med['ours'] - med['ours_without_log_line']:+.0f} µs")
     imports = figures.get("imports")
     if imports:
         for variant, doc in imports["variants"].items():

@@ -8,6 +8,10 @@ the event out to the response, `FunctionResult.duration_ms`) and the caller's ro
 blocks (user + system, from /proc/<pid>/stat: insensitive to other load on the machine).
 The DynamoDB behind them is moto on loopback, so most of each Duration is moto's own time;
 the in-process overhead figure (`bench.overhead`) takes the network out.
+
+`run_bare` splits the SDK's own share out of the gap: the same environments serving a handler
+that makes no DynamoDB call (`bare_app.handler`): handwritten, ours, and ours with its log line
+off (`AWS_LAMBDA_LOG_LEVEL=WARNING`), taking turns block by block.
 """
 
 from __future__ import annotations
@@ -83,3 +87,42 @@ def run_warm(
             for v in variants
         },
     }
+
+
+#: The bare environments: (variant, its environment variables).
+BARE = {
+    "handwritten": ("handwritten", {}),
+    "ours": ("ours", {}),
+    "ours_without_log_line": ("ours", {"AWS_LAMBDA_LOG_LEVEL": "WARNING"}),
+}
+
+
+def run_bare(rig: Rig, invocations: int, block: int) -> dict[str, Any]:
+    """Lambda Duration of `bare_app.handler` (no DynamoDB call) per environment of `BARE`."""
+    rounds = max(1, invocations // block)
+    functions = {name: rig.function(variant, handler="bare_app.handler", env=env)
+                 for name, (variant, env) in BARE.items()}
+    duration: dict[str, list[float]] = {name: [] for name in functions}
+    try:
+        for name, fn in functions.items():
+            for _ in range(WARMUP):
+                _bare_check(name, fn.invoke(event()))
+        for order in rotations(list(functions), rounds):
+            for name in order:
+                for _ in range(block):
+                    result = _bare_check(name, functions[name].invoke(event()))
+                    duration[name].append(result.duration_ms or 0.0)
+    finally:
+        for fn in functions.values():
+            fn.stop()
+            rig.started.remove(fn)
+    return {"invocations": rounds * block,
+            "duration_ms": {k: Summary.of(v).to_json() for k, v in duration.items()}}
+
+
+def _bare_check(name: str, result: Any) -> Any:
+    payload = result.payload
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if result.is_error or not isinstance(data, dict) or data.get("id") != "pay_bench":
+        raise RuntimeError(f"{name} answered {payload!r}")
+    return result
