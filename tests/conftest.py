@@ -13,6 +13,8 @@ variable, `-m ddblocal` only selects tests and they run against moto like the re
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import inspect
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -96,6 +98,23 @@ def delete_all_tables(client: Any) -> list[str]:
         with contextlib.suppress(client.exceptions.ResourceNotFoundException):
             client.delete_table(TableName=name)
     return names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run each (synchronous) test function in a copy of the context.
+
+    A test that leaves a PartnerDB open (no `with`, no `close()`) leaves its deadline current
+    in the context it ran in, as the API says; in a copy, the next test does not inherit it
+    (an inherited deadline that expires mid-test fails an unrelated call, depending on timing).
+    """
+    function = pyfuncitem.obj
+    if inspect.iscoroutinefunction(function):
+        return None
+    names = inspect.signature(function).parameters
+    args = {name: value for name, value in pyfuncitem.funcargs.items() if name in names}
+    contextvars.copy_context().run(function, **args)
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ process; the last test runs against moto on 127.0.0.1.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -15,9 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from partnerdb import ClientSettings, Deadline, Partners
+from partnerdb import ClientSettings, Partners
 from partnerdb.clients import ClientFactory
-from partnerdb.deadline import reset_deadline
 from partnerdb.private_access import model_connection
 from tests.core.models import Order
 
@@ -62,15 +60,11 @@ def batch(*tables: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No endpoint override, and no deadline current (an earlier test may leave one)."""
+def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_DATA_PATH", "AWS_PROFILE"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    token = Deadline.never().activate()
-    yield
-    reset_deadline(token)
 
 
 @pytest.mark.usefixtures("no_endpoint_override")
