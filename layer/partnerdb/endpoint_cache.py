@@ -13,7 +13,8 @@ cannot be a key, is resolved by botocore as usual.
 
 The user-agent features botocore records in the request's context while resolving
 (`RESOLVED_ACCOUNT_ID`, `ACCOUNT_ID_MODE_*`) are recorded again with every cached answer, so
-the requests sent stay the same.
+the requests sent stay the same. A `before-endpoint-resolution` handler registered on a
+partner client (these clients are partnerdb's own) runs on the first request of each key only.
 """
 
 from __future__ import annotations
