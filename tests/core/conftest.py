@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -41,3 +42,13 @@ def clock() -> FakeClock:
 
 
 ClockFactory = Callable[[], FakeClock]
+
+
+@pytest.fixture
+def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No endpoint override, data path or profile: botocore resolves endpoints as on AWS
+    (for tests that capture requests before they are sent)."""
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_DATA_PATH", "AWS_PROFILE"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)

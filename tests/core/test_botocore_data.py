@@ -8,7 +8,6 @@ region and service) as a client on botocore's own JSON. Requests are captured at
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +55,6 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("botocore_data")
     botocore_data.write(root)
     return root
-
-
-@pytest.fixture
-def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_DATA_PATH", "AWS_PROFILE"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
 
 
 def regions() -> list[str]:

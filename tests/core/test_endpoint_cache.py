@@ -6,7 +6,6 @@ process; the last test runs against moto on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import botocore.session
@@ -57,14 +56,6 @@ def get(table: str) -> dict[str, Any]:
 
 def batch(*tables: str) -> dict[str, Any]:
     return {"RequestItems": {t: {"Keys": [{"id": {"S": "1"}}]} for t in tables}}
-
-
-@pytest.fixture
-def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_DATA_PATH", "AWS_PROFILE"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
 
 
 @pytest.mark.usefixtures("no_endpoint_override")
