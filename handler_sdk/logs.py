@@ -206,7 +206,9 @@ def emit_fields(
         write_stdout(to_json(fields))
         return
     extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
-    if lambda_json_format() if json_format is None else json_format:
+    if json_format is None:
+        json_format = lambda_json_format()
+    if json_format:
         message = str(fields.get("message", MESSAGE))
     else:
         message, info = to_json(fields), None

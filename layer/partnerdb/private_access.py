@@ -232,18 +232,18 @@ def serializes_as_pynamodb(cls: type) -> bool:
     return own is not None and getattr(cls, "_container_serialize", None) is own
 
 
-def wrap_endpoint_resolution(
-    client: Any, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
-) -> bool:
-    """Route `client`'s per-request endpoint resolution through `wrap(resolve)`.
+def wrap_endpoint_resolution(client: Any, wrap: Callable[[Callable[..., Any]], Any]) -> Any:
+    """Route `client`'s per-request endpoint resolution through `wrap(resolve)`; returns what
+    `wrap` returned, now in place.
 
     botocore resolves the endpoint ruleset on every request through the client's
     `_ruleset_resolver.construct_endpoint(operation_model, call_args, request_context)` and
-    has no public hook around it. False (a botocore without it): nothing changes.
+    has no public hook around it. None (a botocore without it): nothing changes.
     """
     resolver: Any = getattr(client, "_ruleset_resolver", None)
     resolve = getattr(resolver, "construct_endpoint", None)
     if resolver is None or resolve is None:
-        return False
-    resolver.construct_endpoint = wrap(resolve)
-    return True
+        return None
+    wrapped = wrap(resolve)
+    resolver.construct_endpoint = wrapped
+    return wrapped
