@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .process_output import LogBuffer, OutputReader
+from .process_output import LogBuffer, OutputFile
 from .runtime_api import EXIT_ERROR_TYPE, TIMEOUT_ERROR_TYPE, RuntimeAPIServer
 from .runtime_invocations import (
     InvocationResult,
@@ -125,7 +125,7 @@ class LambdaFunction:
         self._server: RuntimeAPIServer | None = None
         self._workdir: Path | None = None
         self._proc: RuntimeProcess | None = None
-        self._reader: OutputReader | None = None
+        self._output: OutputFile | None = None
         self._spawned_at = 0.0
 
     # lifecycle
@@ -186,9 +186,9 @@ class LambdaFunction:
 
     def logs(self) -> str:
         """Everything every runtime process of this function printed, plus platform lines."""
-        reader = self._reader
-        if reader is not None:
-            reader.drain()
+        output = self._output
+        if output is not None:
+            output.drain()
         return self._logs.text()
 
     # invocations
@@ -246,8 +246,8 @@ class LambdaFunction:
             )
             if result.timed_out or proc.poll() is not None:
                 self._discard_process()  # Lambda resets the sandbox after a timeout or crash
-            elif self._reader is not None:
-                self._reader.drain()
+            elif self._output is not None:
+                self._output.drain()
             self._report(result, init_ms, timeout)
             answered = not result.timed_out and result.error_type != EXIT_ERROR_TYPE
             cold_ms = (result.completed_at - self._spawned_at) * 1000.0 if cold else None
@@ -317,19 +317,27 @@ class LambdaFunction:
         env = self.runtime_environment()
         self._platform(f"INIT_START Runtime Version: python:{_PYTHON_VERSION} (local)\n")
         self._spawned_at = time.monotonic()
-        proc = self.launcher(
-            [sys.executable, "-S", "-m", RUNTIME_DISTRIBUTION, self.handler], env, self.task_root
-        )
-        assert proc.stdout is not None
-        self._reader = OutputReader(proc.stdout, self._logs)
+        assert self._workdir is not None
+        output = OutputFile(self._workdir / f"output-{self.processes_started + 1}.log", self._logs)
+        try:
+            proc = self.launcher(
+                [sys.executable, "-S", "-m", RUNTIME_DISTRIBUTION, self.handler],
+                env,
+                self.task_root,
+                output.fd,
+            )
+        except BaseException:
+            output.close()
+            raise
+        self._output = output
         self._proc = proc
         self.processes_started += 1
         return proc
 
     def _discard_process(self) -> None:
         """Kill the runtime process (and its group), collect its output, reset the API."""
-        proc, reader = self._proc, self._reader
-        self._proc = self._reader = None
+        proc, output = self._proc, self._output
+        self._proc = self._output = None
         if proc is None:
             return
         if proc.poll() is None:
@@ -340,8 +348,8 @@ class LambdaFunction:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=_REAP_TIMEOUT_S)
-        if reader is not None:
-            reader.close()
+        if output is not None:
+            output.close()
         if self._server is not None:
             self._server.new_runtime()
 
@@ -387,8 +395,8 @@ class LambdaFunction:
 
     def _platform(self, line: str) -> None:
         """Append a Lambda platform log line after everything the process printed so far."""
-        if self._reader is not None:
-            self._reader.drain()
+        if self._output is not None:
+            self._output.drain()
         self._logs.append(line.encode())
 
     def _report(self, result: InvocationResult, init_ms: float | None, timeout_s: float) -> None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 
 class RuntimeProcess(Protocol):
     """What the runner needs of a runtime process: a `subprocess.Popen` or a stand-in."""
 
     pid: int
-    stdout: IO[bytes] | None
     returncode: int | None
 
     def poll(self) -> int | None: ...
@@ -27,18 +26,19 @@ class RuntimeProcess(Protocol):
     def kill(self) -> None: ...
 
 
-#: starts a runtime process from (command, environment, working directory)
-Launcher = Callable[[list[str], dict[str, str], Path], RuntimeProcess]
+#: starts a runtime process from (command, environment, working directory, output fd): the
+#: process writes its stdout and stderr to the output file descriptor
+Launcher = Callable[[list[str], dict[str, str], Path, int], RuntimeProcess]
 
 
-def popen_launcher(cmd: list[str], env: dict[str, str], cwd: Path) -> RuntimeProcess:
-    """A fresh interpreter in its own process group, stdout and stderr on one pipe."""
+def popen_launcher(cmd: list[str], env: dict[str, str], cwd: Path, output: int) -> RuntimeProcess:
+    """A fresh interpreter in its own process group, stdout and stderr to `output`."""
     return subprocess.Popen(
         cmd,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group: killed with whatever it started
     )

@@ -10,7 +10,7 @@ through `local/snapstart_bootstrap.py`: the real awslambdaric runs the init and 
 before-snapshot hooks, and where Lambda would snapshot the process (its call of
 `GET /runtime/restore/next`), the process waits as the snapshot. `restore()` returns a
 `LambdaFunction` whose runtime process is a fork of that snapshot with its own Runtime API,
-log pipe and session: it calls `GET /restore/next` on its Runtime API, runs the
+log file and session: it calls `GET /restore/next` on its Runtime API, runs the
 after-restore hooks and serves. Its `cold_start_ms` runs from the restore request to the first
 response and its `init_ms` to the first `/next` (Lambda's Restore Duration). A copy that
 crashes or times out is replaced by a new copy of the same snapshot, as on Lambda.
@@ -70,9 +70,8 @@ class RestoredProcess:
     status is not known (`returncode` is -9 after `kill()`, else 1 once it has exited).
     """
 
-    def __init__(self, pid: int, log: IO[bytes], report: IO[bytes]) -> None:
+    def __init__(self, pid: int, report: IO[bytes]) -> None:
         self.pid = pid
-        self.stdout: IO[bytes] | None = log
         self.returncode: int | None = None
         self._pidfd = os.pidfd_open(pid)
         self._report = report
@@ -209,24 +208,21 @@ class SnapStartFunction:
 
     # internals
 
-    def _fork(self, cmd: list[str], env: dict[str, str], cwd: Path) -> RestoredProcess:
+    def _fork(self, cmd: list[str], env: dict[str, str], cwd: Path, output: int) -> RestoredProcess:
         """The launcher of the copies: ask the snapshot for a fork with the copy's wiring."""
         if self._control is None:
             raise SnapshotError("the snapshot is gone (stopped, or its process died)")
-        log_read, log_write = os.pipe()
         report_read, report_write = os.pipe()
         request = {"env": {k: env[k] for k in COPY_ENV}}
         with self._lock:
             try:
                 socket.send_fds(self._control, [json.dumps(request).encode()],
-                                [log_write, report_write])
+                                [output, report_write])
             finally:
-                os.close(log_write)
                 os.close(report_write)
             reply = self._reply(10.0)
-        log = os.fdopen(log_read, "rb", buffering=0)
         report = os.fdopen(report_read, "rb")
-        process = RestoredProcess(int(reply["pid"]), log, report)
+        process = RestoredProcess(int(reply["pid"]), report)
         self.processes.append(process)
         return process
 

@@ -6,7 +6,7 @@ awslambdaric bootstrap unchanged: init (the handler module's import), then the b
 hooks of `snapshot_restore_py`. Where awslambdaric then calls `GET /runtime/restore/next` and
 Lambda would freeze and snapshot the process, this process becomes the snapshot: it tells the
 controller (a Unix socket named by `LOCAL_SNAPSTART_CONTROL`) that it is ready and forks one
-restored copy per request. A copy gets its own Runtime API address, log pipe and session, then
+restored copy per request. A copy gets its own Runtime API address, log file and session, then
 goes on exactly like a restored Lambda process: `GET /restore/next` on its own Runtime API,
 the after-restore hooks, the invocation loop.
 
@@ -111,7 +111,7 @@ def _receive(control: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
 def _become_copy(
     client: Any, request: dict[str, Any], fds: list[int], random_state: Any
 ) -> None:
-    """In a forked child: take the copy's log pipe, session and Runtime API address."""
+    """In a forked child: take the copy's log file, session and Runtime API address."""
     random.setstate(random_state)  # os.fork reseeds `random`; a snapshot restore does not
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()

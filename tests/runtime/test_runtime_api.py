@@ -11,6 +11,7 @@ import json
 import os
 import statistics
 import sysconfig
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,6 +217,23 @@ def test_logs_are_captured_per_invocation_and_as_a_whole(probe: LambdaFunction) 
     # Scanning logs for secrets works: the probe has a secret in its env and never prints it.
     probe.invoke({})
     assert SECRET not in probe.logs()
+
+
+def test_output_goes_to_a_file_read_on_demand_not_a_reader_thread(tmp_path: Path) -> None:
+    """No thread of the runner's process reads the runtime's output while an invocation runs
+    (it would compete with the Runtime API thread that times the response), and the runtime
+    never waits on it: 1 MiB printed in one invocation arrives whole."""
+    big = 1024 * 1024
+    with LambdaFunction("echo.handler", HANDLERS, timeout_s=10.0) as fn:
+        threads_before = set(threading.enumerate())
+        result = fn.invoke({"print_bytes": big})
+        new_threads = [t.name for t in set(threading.enumerate()) - threads_before]
+        # only the Runtime API's own: its connection threads
+        assert [n for n in new_threads if "process_request_thread" not in n] == []
+        workdir = fn.runtime_environment()["LAMBDA_RUNTIME_DIR"]
+    assert not result.is_error and result.logs.count("x" * 1000) >= big // 1000
+    assert "x" * big in result.logs
+    assert not Path(workdir).parent.exists()  # the output file went with the runner's files
 
 
 def test_server_alone_keeps_connections_alive_and_refuses_unknown_ids() -> None:
