@@ -17,7 +17,9 @@ runtime's root handler, Powertools, `logging.basicConfig`, pytest). Under Lambda
 format (`AWS_LAMBDA_LOG_FORMAT=JSON`) the message is "invocation" and the fields ride along as
 record attributes, so Lambda writes one flat JSON object; otherwise the message is the JSON
 object itself. Only when no handler at all would see the record (a script, nothing configured)
-is the line written to stdout by a handler of this module.
+is the line written to stdout by a handler of this module. When the runtime's own text handler
+is the only thing a line would meet, the SDK writes that handler's text to its sink itself,
+the same bytes for less work (`handler_sdk.runtime_log`).
 
 Level of the ``handler_sdk`` logger: `AWS_LAMBDA_LOG_LEVEL`, else `POWERTOOLS_LOG_LEVEL`
 (Powertools' precedence), else INFO; `logging.getLogger("handler_sdk").setLevel(...)` wins.
@@ -40,6 +42,7 @@ import traceback
 from contextvars import ContextVar, Token
 from typing import Any
 
+from handler_sdk.runtime_log import RuntimeLog
 from partnerdb import PRE_REDACTED, redact_secrets
 
 LOGGER_NAME = "handler_sdk"
@@ -55,6 +58,8 @@ _OWN_KEYS = frozenset({
 _LEVEL_VARIABLES = ("AWS_LAMBDA_LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
 
 logger = logging.getLogger(LOGGER_NAME)
+#: the runtime's own text handler, written to directly when it is all a line would meet
+RUNTIME_LOG = RuntimeLog(logger)
 #: one encoder for every line (`json.dumps` with options builds a new one per call)
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 
@@ -200,7 +205,8 @@ def emit_fields(
     The fields' free text is redacted here, once, and the record is marked so (`PRE_REDACTED`):
     partnerdb's redacting filter then leaves it as it is instead of scanning the whole line
     again. The record is made and handed to the handlers directly, without the caller lookup
-    `Logger.log` does (a stack walk per line)."""
+    `Logger.log` does (a stack walk per line). Under the Lambda runtime's default text setup
+    no record is made at all: `RuntimeLog` writes the very text its handler would."""
     redact_free_text(fields)
     if not configured():
         write_stdout(to_json(fields))
@@ -212,6 +218,11 @@ def emit_fields(
         message = str(fields.get("message", MESSAGE))
     else:
         message, info = to_json(fields), None
+        stamp = fields.get("timestamp")
+        if isinstance(stamp, str) and RUNTIME_LOG.write(
+            level, stamp, fields.get("requestId"), message
+        ):
+            return
     if info is None:  # an exception's traceback is still the filter's to scan
         extra[PRE_REDACTED] = True
     record = logger.makeRecord(

@@ -5,6 +5,7 @@ It uses the process-wide partners (`Partners.from_env()`), exactly as a deployed
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from handler_sdk import ActionRouter, BadRequest, with_partner_db
@@ -37,3 +38,10 @@ handler = with_partner_db(models=[Payment])(router)
 
 #: The same function for async invokes and Step Functions: failures are raised, typed.
 raising = with_partner_db(models=[Payment], errors="raise")(router)
+
+
+def log_route(event: Any, context: Any) -> dict[str, bool]:
+    """Whether this process's setup sends the SDK's lines straight to the runtime's handler."""
+    from handler_sdk.logs import RUNTIME_LOG
+
+    return {"direct": RUNTIME_LOG.sink(logging.INFO) is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,6 +22,10 @@ from tests.conftest import HOME_ENV
 from tests.sdk.models import Payment
 
 ROOT = Path(__file__).resolve().parents[2]
+#: one invocation line as the Lambda runtime's text handler writes it
+LINE = re.compile(
+    r"\[(INFO|ERROR)\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t(?P<rid>[^\t]+)\t(?P<json>\{.*\})\n"
+)
 EVENTS = Path(__file__).parent / "events"
 ACME_ROLE = "arn:aws:iam::111111111111:role/partnerdb"
 GLOBEX_ROLE = "arn:aws:iam::222222222222:role/partnerdb"

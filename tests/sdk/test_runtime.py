@@ -15,7 +15,7 @@ import pytest
 
 from emulators.lambda_runner import LambdaFunction
 from partnerdb import Partners
-from tests.sdk.conftest import ROOT, load_event, log_lines, secrets
+from tests.sdk.conftest import LINE, ROOT, load_event, log_lines, secrets
 
 
 def task_root(tmp_path: Path) -> Path:
@@ -81,10 +81,27 @@ def test_the_decorated_function_under_awslambdaric(
     assert lines[2]["errorType"] == "UnknownPartner"
     if log_format == "JSON":
         assert all(line.startswith("{") for line in logs.splitlines() if "invocation" in line)
+    else:  # the runtime's text prefix, with each invocation's own request id
+        text = [line + "\n" for line in logs.splitlines() if "invocation" in line]
+        prefixed = [LINE.fullmatch(line) for line in text]
+        assert [m["rid"] if m else None for m in prefixed] == [
+            first.request_id, "req-2", unknown.request_id
+        ]
 
     # once each, through awslambdaric's root handler
     assert sum('"invocation"' in line for line in logs.splitlines()) == 3
     assert [s for s in secrets() if s in logs] == []
+
+
+@pytest.mark.parametrize(("log_format", "direct"), [("Text", True), ("JSON", False)])
+def test_the_runtime_text_handler_is_recognised_for_the_direct_route(
+    env: dict[str, str], tmp_path: Path, log_format: str, direct: bool
+) -> None:
+    """awslambdaric's own setup, as its bootstrap makes it, is the one `RuntimeLog` writes to
+    directly (test_runtime_log.py proves the bytes are the same)."""
+    with sdk_function("log_route", env, tmp_path, AWS_LAMBDA_LOG_FORMAT=log_format) as function:
+        result = function.invoke({})
+    assert result.payload == {"direct": direct}
 
 
 def test_errors_raise_is_a_lambda_error_with_the_typed_class_name(
