@@ -16,9 +16,8 @@ never touches a connection that another attempt has picked up since.
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import math
+import os
 import socket
 import threading
 import time
@@ -75,56 +74,59 @@ class Attempt:
 class Watchdog:
     """One daemon thread that fires attempts whose deadline has passed.
 
-    It is woken only when an attempt is due before the time it already sleeps until (once
-    per invocation, typically: later attempts share the invocation's deadline).
+    Attempts in flight are a set (one or two per invocation thread): adding and dropping one
+    is a set operation under the lock. The thread is woken only when an attempt is due before
+    the time it already sleeps until (once per invocation, typically: later attempts share
+    the invocation's deadline); it finds the due attempts and the next wake-up by a scan.
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Attempt]] = []
-        self._order = itertools.count()
+        self._live: set[Attempt] = set()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._wake_at = math.inf
 
     def watch(self, attempt: Attempt) -> None:
         with self._cond:
-            heapq.heappush(self._heap, (attempt.expires_at, next(self._order), attempt))
-            if self._thread is None or not self._thread.is_alive():
+            self._live.add(attempt)
+            if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="partnerdb-watchdog", daemon=True
                 )
                 self._thread.start()
             if attempt.expires_at < self._wake_at:
+                self._wake_at = attempt.expires_at
                 self._cond.notify()
+
+    def forget(self, attempt: Attempt) -> None:
+        """Drop a finished attempt (the thread may still wake for it: it then finds nothing)."""
+        with self._cond:
+            self._live.discard(attempt)
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                if not self._heap:
-                    self._wake_at = math.inf
-                    self._cond.wait()
+                now = time.monotonic()
+                due = [a for a in self._live if a.expires_at <= now]
+                self._live.difference_update(due)
+                self._wake_at = min((a.expires_at for a in self._live), default=math.inf)
+                if not due:
+                    wait = self._wake_at - now
+                    self._cond.wait(None if wait == math.inf else wait)
                     continue
-                expires_at, _, attempt = self._heap[0]
-                wait = expires_at - time.monotonic()
-                if wait > 0:
-                    self._wake_at = expires_at
-                    self._cond.wait(wait)
-                    continue
-                heapq.heappop(self._heap)
-            attempt.fire()
+            for attempt in due:
+                attempt.fire()
 
-    def forget(self, attempt: Attempt) -> None:
-        """Drop a finished attempt (cheap; the heap is tiny: one entry per attempt in flight)."""
-        with self._cond:
-            for i, (_, _, other) in enumerate(self._heap):
-                if other is attempt:
-                    self._heap[i] = self._heap[-1]
-                    self._heap.pop()
-                    heapq.heapify(self._heap)
-                    return
+    def after_fork(self) -> None:
+        """In a forked child (a local SnapStart copy) the thread is gone: start afresh."""
+        self._live = set()
+        self._cond = threading.Condition()
+        self._thread = None
+        self._wake_at = math.inf
 
 
 WATCHDOG = Watchdog()
+os.register_at_fork(after_in_child=WATCHDOG.after_fork)
 _local = threading.local()
 
 
@@ -177,14 +179,16 @@ class DeadlineHTTPSession:
 
     def send(self, request: Any) -> Any:
         deadline = current_deadline()
-        if deadline is None or deadline.expires_at == float("inf"):
+        if deadline is None or deadline.expires_at == math.inf:
             return self._inner.send(request)
         attempt = Attempt(deadline.expires_at)
-        if attempt.left() <= 0:
+        left = attempt.left()
+        if left <= 0:
             raise DeadlineExceeded("request attempt not started, no time left")
-        context = getattr(request, "context", None)
-        if isinstance(context, dict):
-            context["read_timeout"] = max(attempt.left(), _MIN_TIMEOUT)
+        if not self.watched:  # else the pool clamps both timeouts (`_clamped`)
+            context = getattr(request, "context", None)
+            if isinstance(context, dict):
+                context["read_timeout"] = max(left, _MIN_TIMEOUT)
         _local.attempt = attempt
         WATCHDOG.watch(attempt)
         try:

@@ -166,6 +166,45 @@ def test_trickling_response_is_cut_at_the_deadline(
         assert dynamodb.requests == 1
 
 
+def test_a_forked_copy_still_cuts_a_trickling_response(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process forked after the watchdog thread started (a local SnapStart copy) has no such
+    thread; its first attempt under a deadline starts one, so the cut still happens there."""
+    with FaultServer(trickle(_order_reply, interval=0.3, chunk=4)) as dynamodb:
+        partners = _partners_with_dynamodb_at(monkeypatch, dynamodb)
+        with pytest.raises(DeadlineExceeded):  # the parent's watchdog thread is running now
+            partners.db("acme", deadline=Deadline.after(0.5)).model(Order).get("o-1")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: report what happened, then leave without pytest's teardown
+            outcome = "no error"
+            try:
+                deadline = Deadline.after(1.0)
+                partners.db("acme", deadline=deadline).model(Order).get("o-1")
+            except DeadlineExceeded:
+                outcome = f"cut {-deadline.remaining():.3f}"
+            except BaseException as err:
+                outcome = type(err).__name__
+            os.write(write_end, outcome.encode())
+            os._exit(0)
+        os.close(write_end)
+        try:
+            for _ in range(100):  # the copy answers within about 1 s
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.05)
+            else:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            outcome = os.read(read_end, 200).decode()
+        finally:
+            os.close(read_end)
+    assert outcome.startswith("cut "), outcome
+    assert 0 <= float(outcome.split()[1]) < 0.1
+
+
 def test_a_cut_connection_is_not_reused(accounts: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """After a cut, the next call (with time) gets a whole answer on a fresh connection."""
     steps = sequence((1, _order_reply), (1, trickle(_order_reply, 0.3, 4)), then=_order_reply)
