@@ -208,21 +208,23 @@ def emit_fields(
     `Logger.log` does (a stack walk per line). Under the Lambda runtime's default text setup
     no record is made at all: `RuntimeLog` writes the very text its handler would."""
     redact_free_text(fields)
-    if not configured():
-        write_stdout(to_json(fields))
-        return
-    extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
     if json_format is None:
         json_format = lambda_json_format()
+    if not json_format:
+        text = to_json(fields)
+        stamp = fields.get("timestamp")
+        if isinstance(stamp, str) and RUNTIME_LOG.write(
+            level, stamp, fields.get("requestId"), text
+        ):
+            return
+    if not configured():
+        write_stdout(to_json(fields) if json_format else text)
+        return
+    extra = {k: v for k, v in fields.items() if k not in _FORMATTER_KEYS}
     if json_format:
         message = str(fields.get("message", MESSAGE))
     else:
-        message, info = to_json(fields), None
-        stamp = fields.get("timestamp")
-        if isinstance(stamp, str) and RUNTIME_LOG.write(
-            level, stamp, fields.get("requestId"), message
-        ):
-            return
+        message, info = text, None
     if info is None:  # an exception's traceback is still the filter's to scan
         extra[PRE_REDACTED] = True
     record = logger.makeRecord(

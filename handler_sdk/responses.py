@@ -45,7 +45,7 @@ _CAUSE_DEPTH = 5
 
 def to_json(value: object) -> str:
     """JSON text of `value`; Decimal, datetime, sets, bytes and PynamoDB models included."""
-    return json.dumps(value, default=_default, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def plain(value: object) -> Any:
@@ -147,3 +147,7 @@ def _default(value: object) -> Any:
     if isinstance(value, AttributeContainer):
         return value.to_simple_dict()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+#: one encoder for every response (`json.dumps` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"))

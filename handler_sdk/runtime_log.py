@@ -65,6 +65,8 @@ class RuntimeLog:
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
+        #: the setup last recognised: the handler, its filters, our logger's filters, the sink
+        self._known: tuple[logging.Handler, list[Any], list[Any], Any] | None = None
 
     def sink(self, level: int) -> tuple[logging.Handler, Any] | None:
         """The runtime's handler and its sink's `log`, when a `level` line of our logger would
@@ -76,22 +78,41 @@ class RuntimeLog:
             or not logger.propagate
             or logger.disabled
             or logger.parent is not root
-            or not _passes_our_lines(logger.filters)
             or len(root.handlers) != 1
         ):
             return None
         handler = root.handlers[0]
+        if level < handler.level or not _runtime_formatter(handler.formatter):
+            return None
+        known = self._known
         if (
-            not _is(handler, RUNTIME_MODULE, RUNTIME_HANDLER)
-            or level < handler.level
-            or not _passes_our_lines(handler.filters)
-            or not _runtime_formatter(handler.formatter)
+            known is None
+            or known[0] is not handler
+            or known[1] != handler.filters
+            or known[2] != logger.filters
+        ):
+            known = self._recognise(handler)
+            if known is None:
+                return None
+        return handler, known[3]
+
+    def _recognise(
+        self, handler: logging.Handler
+    ) -> tuple[logging.Handler, list[Any], list[Any], Any] | None:
+        """Check what the cached setup does not vouch for: the handler's type and sink, and
+        every filter on the way (remembered when they are the runtime's default)."""
+        self._known = None
+        if not _is(handler, RUNTIME_MODULE, RUNTIME_HANDLER) or not (
+            _passes_our_lines(handler.filters) and _passes_our_lines(self._logger.filters)
         ):
             return None
         # The handler's sink is only reachable through its attribute (awslambdaric has no
         # public accessor); a handler without one is not the one this module knows.
         log = getattr(getattr(handler, "log_sink", None), "log", None)
-        return (handler, log) if callable(log) else None
+        if not callable(log):
+            return None
+        self._known = (handler, list(handler.filters), list(self._logger.filters), log)
+        return self._known
 
     def write(self, level: int, stamp: str, request_id: object, message: str) -> bool:
         """Write `message` as the runtime's text handler would, `stamp` (UTC, milliseconds,
