@@ -23,7 +23,8 @@ from partnerdb.config import PartnerConfig
 from partnerdb.credentials import PartnerSession
 from partnerdb.errors import ModelNotBindable
 from partnerdb.model_settings import send_model_headers, warn_replaced_settings
-from partnerdb.private_access import model_connection, use_client, use_client_for_model
+from partnerdb.partner_connection import PartnerConnection
+from partnerdb.private_access import model_connection, model_table_connection
 
 M = TypeVar("M", bound=Model)
 
@@ -60,8 +61,7 @@ class PartnerBinding:
             with self._lock:
                 conn = self._transactions
                 if conn is None:
-                    conn = Connection(region=self.config.region)
-                    use_client(conn, self._client)
+                    conn = PartnerConnection(region=self.config.region, client=self._client)
                     self._transactions = conn
         return conn
 
@@ -146,7 +146,10 @@ def _bind(model: type[M], config: PartnerConfig, client: Any) -> type[M]:
     bound: type[M] = metaclass(model.__name__, (model,), namespace)
     # The partner's client replaces the one PynamoDB would have built from Meta; the model's
     # own extra headers go with its calls only, and Meta's other client settings are replaced.
-    use_client_for_model(bound, client)
+    table_connection = model_table_connection(bound)
+    table_connection.connection = PartnerConnection(
+        region=config.region, client=client, table=table_connection.get_meta_table()
+    )
     send_model_headers(client, model_connection(bound), getattr(base_meta, "extra_headers", None))
     warn_replaced_settings(model, base_meta)
     return bound

@@ -202,16 +202,15 @@ def rate_limiter_enabled(limiter: Any) -> bool:
     return bool(getattr(limiter, "_enabled", False))
 
 
-def model_connection(model: Any) -> Any:
-    """A model class's PynamoDB `Connection`, built now if need be (no network call);
+def model_table_connection(model: Any) -> Any:
+    """A model class's PynamoDB `TableConnection`, built now if need be (no network call);
     `_get_connection` has no public twin."""
-    return model._get_connection().connection
+    return model._get_connection()
 
 
-def use_client_for_model(model: Any, client: Any) -> None:
-    """Make a bound model class send through `client`: its cached PynamoDB connection is
-    built now and given the client."""
-    use_client(model_connection(model), client)
+def model_connection(model: Any) -> Any:
+    """A model class's PynamoDB `Connection` (see `model_table_connection`)."""
+    return model_table_connection(model).connection
 
 
 def wrap_api_calls(connection: Any, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
