@@ -9,7 +9,12 @@ Each pair times the code as it was (`before`, reproduced here) against the SDK's
   on the benchmark's payment item;
 - `endpoint`: a GetItem, answered in memory, on a partner client resolving its endpoint on
   every request (before) vs once per (operation, table) (`partnerdb.endpoint_cache`, after);
-  no endpoint override, so the ruleset resolves the account-based DynamoDB endpoint as on AWS.
+  no endpoint override, so the ruleset resolves the account-based DynamoDB endpoint as on AWS;
+- `runtime_log`: the line through awslambdaric's text handler set up as its bootstrap does
+  (its sink writing to /dev/null), through `logging` (before) vs straight to the handler's
+  sink (`handler_sdk.runtime_log`, after);
+- `dispatch`: a bound model's `get`, answered in memory, through PynamoDB's `Connection`
+  (before) vs `partnerdb.partner_connection.PartnerConnection` (after).
 """
 
 from __future__ import annotations
@@ -85,7 +90,96 @@ def ab_task(args: dict[str, Any]) -> dict[str, Any]:
         raise AssertionError("simple_dict differs from to_simple_dict")
     out["model_json_us"] = _pair(item.to_simple_dict, lambda: simple_dict(item), rounds, calls)
     out["endpoint_us"] = _endpoint_pair(rounds, calls)
+    out["runtime_log_us"] = _runtime_log_pair(logs, record, rounds, calls)
+    out["dispatch_us"] = _dispatch_pair(rounds, calls)
     return out
+
+
+class _Declining:
+    """A `RuntimeLog` that never writes: the line takes the logging route."""
+
+    def write(self, *_: Any) -> bool:
+        return False
+
+
+def _runtime_log_pair(logs: Any, record: Any, rounds: int, calls: int) -> dict[str, float]:
+    """The invocation line under awslambdaric's own text handler, via logging and direct."""
+    from awslambdaric.bootstrap import LambdaLoggerFilter, LambdaLoggerHandler
+
+    from handler_sdk.runtime_log import RUNTIME_DATE_FORMAT, RUNTIME_TEXT_FORMAT
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    direct = logs.RUNTIME_LOG
+    with open(os.devnull, "w") as sink:
+
+        class DevNull:
+            def log(self, msg: str, frame_type: Any = None) -> None:
+                sink.write(msg)
+                sink.flush()
+
+        handler = LambdaLoggerHandler(DevNull())
+        formatter = logging.Formatter(RUNTIME_TEXT_FORMAT, RUNTIME_DATE_FORMAT)
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        handler.addFilter(LambdaLoggerFilter())
+        root.handlers = [handler]
+
+        def through_logging() -> None:
+            logs.RUNTIME_LOG = _Declining()
+            logs.emit(record)
+
+        def straight() -> None:
+            logs.RUNTIME_LOG = direct
+            logs.emit(record)
+
+        try:
+            return _pair(through_logging, straight, rounds, calls)
+        finally:
+            logs.RUNTIME_LOG = direct
+            root.handlers = saved
+
+
+def _dispatch_pair(rounds: int, calls: int) -> dict[str, float]:
+    """A model's GetItem answered in memory through PynamoDB's Connection and ours."""
+    from botocore.credentials import Credentials
+    from pynamodb.connection import Connection
+
+    from bench.overhead import answer_instantly
+    from partnerdb import ClientSettings
+    from partnerdb.clients import ClientFactory
+    from partnerdb.partner_connection import PartnerConnection
+    from partnerdb.private_access import model_table_connection, use_client
+
+    factory = ClientFactory(ClientSettings())
+    credentials = Credentials("ASIABENCHBENCHBENCH0", "s" * 40, "t" * 40,
+                              account_id="111111111111")
+    client = factory.partner_client("dynamodb", "us-east-1", credentials)
+    answer_instantly(client)
+    payment: Any = load_module(FUNCTIONS / "ours" / "models.py", "bench_ab_dispatch").Payment
+
+    def bound(connection_of: Callable[[Any], Any]) -> Any:
+        class Bound(payment):  # type: ignore[misc, valid-type]
+            _connection = None
+
+            class Meta:
+                table_name = "acme_payments"
+                region = "us-east-1"
+
+        table = model_table_connection(Bound)
+        table.connection = connection_of(table)
+        return Bound
+
+    def pynamodbs(table: Any) -> Any:
+        connection = Connection(region="us-east-1")
+        use_client(connection, client)
+        connection.add_meta_table(table.get_meta_table())
+        return connection
+
+    before = bound(pynamodbs)
+    after = bound(lambda table: PartnerConnection(
+        region="us-east-1", client=client, table=table.get_meta_table()))
+    return _pair(lambda: before.get("pay_bench"), lambda: after.get("pay_bench"), rounds, calls)
 
 
 def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:

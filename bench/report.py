@@ -33,6 +33,13 @@ class Row:
     result: str = ""
 
 
+#: the later before/after pairs of `bench.ab`, as the notes name them
+_AB_PAIRS = (
+    ("endpoint_us", "partner client GetItem, endpoint resolved per request → once per table"),
+    ("runtime_log_us", "log line under the runtime's text handler, via logging → straight"),
+    ("dispatch_us", "bound model GetItem, PynamoDB's Connection → PartnerConnection"),
+)
+
 def _fmt(summary: dict[str, Any], digits: int = 1) -> str:
     return (f"{summary['median']:.{digits}f} [{summary['min']:.{digits}f}{DASH}"
             f"{summary['max']:.{digits}f}]")
@@ -357,9 +364,8 @@ def notes(figures: dict[str, Any]) -> list[str]:
                    f"{ab['log_line_us']['before']:.1f} → {ab['log_line_us']['after']:.1f}; "
                    "model to JSON (to_simple_dict → handler_sdk.simple) "
                    f"{ab['model_json_us']['before']:.1f} → {ab['model_json_us']['after']:.1f}"
-                   + ("; partner client GetItem, endpoint resolved per request → once per "
-                      f"table {ab['endpoint_us']['before']:.1f} → {ab['endpoint_us']['after']:.1f}"
-                      if "endpoint_us" in ab else ""))
+                   + "".join(f"; {label} {ab[key]['before']:.1f} → {ab[key]['after']:.1f}"
+                             for key, label in _AB_PAIRS if key in ab))
     memory = figures.get("memory", {})
     if "tls" in memory and "tls_shared" in memory:
         tls, shared = memory["tls"], memory["tls_shared"]
