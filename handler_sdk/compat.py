@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-MIN_PARTNERDB = "0.1.0"
+MIN_PARTNERDB = "0.2.0"
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

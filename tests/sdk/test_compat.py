@@ -31,6 +31,17 @@ def test_versions_compare_numerically() -> None:
     assert compat.version_tuple(compat.PARTNERDB_VERSION) >= compat.version_tuple(MIN_PARTNERDB)
 
 
+def test_the_sdk_asks_for_the_layer_of_its_own_minor_release() -> None:
+    """The SDK imports names its own release added to partnerdb (e.g. `PRE_REDACTED`, 0.2.0):
+    a function bundling it with an older layer must get the check's message, not an
+    ImportError of a missing name."""
+    import partnerdb
+
+    assert compat.version_tuple(MIN_PARTNERDB)[:2] == compat.version_tuple(
+        partnerdb.__version__
+    )[:2]
+
+
 def test_layer_missing() -> None:
     # -S: no site-packages, like a function without the layer: only the function's own code
     done = run_python("import handler_sdk", {"PYTHONPATH": str(ROOT)}, flags=["-S"])
@@ -52,14 +63,14 @@ def test_layer_incomplete() -> None:
 def test_layer_too_old() -> None:
     code = (
         "import sys, types\n"
-        "old = types.ModuleType('partnerdb'); old.__version__ = '0.0.9'\n"
+        "old = types.ModuleType('partnerdb'); old.__version__ = '0.1.0'\n"
         "sys.modules['partnerdb'] = old\n"
         "import handler_sdk\n"
     )
     done = run_python(code, {})
     assert done.returncode == 1
     assert (
-        "partnerdb 0.0.9 is older than the 0.1.0 this SDK needs: publish a newer layer "
+        f"partnerdb 0.1.0 is older than the {MIN_PARTNERDB} this SDK needs: publish a newer layer "
         "(make layer) and update the function's layer version" in done.stderr
     )
 
