@@ -1,7 +1,7 @@
 """PynamoDB's `Connection` on a partner's botocore client, without per-call work nobody sees.
 
-PynamoDB's `dispatch` makes a uuid4 per call (a `getrandom` system call, about 17 µs of a
-GetItem's CPU in our measurements, more than the call's own Python) only to hand it to its
+PynamoDB's `dispatch` makes a uuid4 per call (a `getrandom` system call; with it, 6 to 17 µs
+of a GetItem's CPU in our measurements, bench/README.md) only to hand it to its
 `pre_dynamodb_send` / `post_dynamodb_send` signals, and writes two DEBUG lines. When no signal
 has a receiver (always so without blinker, as in the layer) and the `pynamodb` logger is not at
 DEBUG, none of that can be observed, and `PartnerConnection.dispatch` sends the very same
