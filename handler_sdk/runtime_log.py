@@ -10,6 +10,9 @@ pre-redacted lines untouched). What that handler writes is then known to the byt
     [INFO]\\t2026-11-30T09:30:01.123Z\\t<request id>\\t<message>\\n
 
 so `RuntimeLog.write` hands that same text to the handler's sink, under the handler's lock.
+The request id there is the line's own (the context's), which is the one the runtime's filter
+stamps; they would differ only for a handler called with another context from inside an
+invocation.
 Anything else on the way (a handler, filter or level of the function's or of Powertools, a
 changed formatter, `logging.disable`, the JSON log format, another runtime version's handler)
 and `write` declines: the line goes through `logging` as before. The setup is checked on every
