@@ -13,10 +13,12 @@ so `RuntimeLog.write` hands that same text to the handler's sink, under the hand
 The request id there is the line's own (the context's), which is the one the runtime's filter
 stamps; they would differ only for a handler called with another context from inside an
 invocation.
+
 Anything else on the way (a handler, filter or level of the function's or of Powertools, a
-changed formatter, `logging.disable`, the JSON log format, another runtime version's handler)
-and `write` declines: the line goes through `logging` as before. The setup is checked on every
-line; the checks are identity and equality tests on a few objects.
+changed formatter, the JSON log format, another runtime version's handler) and `write`
+declines: the line goes through `logging` as before (the caller has checked the logger's level
+and `logging.disable`). The setup is checked on every line: identity and equality tests on a
+few objects, the types and the sink again only when the handler or a filter list changed.
 """
 
 from __future__ import annotations
