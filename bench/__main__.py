@@ -126,6 +126,9 @@ def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
             log("  warm without a DynamoDB call: the SDK's own share, with and without its "
                 "log line")
             figures["warm_bare"] = warm.run_bare(rig, plan.warm_invocations, plan.warm_block)
+            log("  warm against a handwritten function that logs one line per invocation")
+            figures["warm_logged"] = warm.run_logged(rig, plan.warm_invocations,
+                                                     plan.warm_block)
         if "batch" in selected:
             log(f"  batch: {plan.batch_batches} SQS batches of {plan.batch_records} records "
                 "over 10 partners per variant")

@@ -343,6 +343,16 @@ def notes(figures: dict[str, Any]) -> list[str]:
                    f"its log line off {med['ours_without_log_line']:.0f}: the SDK's own share "
                    f"{med['ours'] - med['handwritten']:+.0f} µs, of which the log line "
                    f"{med['ours'] - med['ours_without_log_line']:+.0f} µs")
+    logged = figures.get("warm_logged")
+    if logged:
+        med = {k: v["median"] * 1000 for k, v in logged["duration_ms"].items()}
+        hw, with_line, ours = (med[k] for k in ("handwritten", "handwritten_with_log_line",
+                                                "ours"))
+        out.append("warm against a handwritten function that logs one JSON line per invocation "
+                   "(logged_app, Lambda Duration, median µs, its own interleaved run): "
+                   f"handwritten {hw:.0f}, with its line {with_line:.0f}, ours {ours:.0f}: "
+                   f"ours/handwritten {ours / hw:.3f}{TIMES}, "
+                   f"ours/(handwritten with its line) {ours / with_line:.3f}{TIMES}")
     imports = figures.get("imports")
     if imports:
         for variant, doc in imports["variants"].items():

@@ -89,28 +89,50 @@ def run_warm(
     }
 
 
-#: The bare environments: (variant, its environment variables).
+#: The bare environments: (variant, handler, its environment variables).
 BARE = {
-    "handwritten": ("handwritten", {}),
-    "ours": ("ours", {}),
-    "ours_without_log_line": ("ours", {"AWS_LAMBDA_LOG_LEVEL": "WARNING"}),
+    "handwritten": ("handwritten", "bare_app.handler", {}),
+    "ours": ("ours", "bare_app.handler", {}),
+    "ours_without_log_line": ("ours", "bare_app.handler", {"AWS_LAMBDA_LOG_LEVEL": "WARNING"}),
+}
+#: The warm figure again against a handwritten function that logs one line per invocation.
+LOGGED = {
+    "handwritten": ("handwritten", "app.handler", {}),
+    "handwritten_with_log_line": ("handwritten", "logged_app.handler", {}),
+    "ours": ("ours", "app.handler", {}),
 }
 
 
 def run_bare(rig: Rig, invocations: int, block: int) -> dict[str, Any]:
     """Lambda Duration of `bare_app.handler` (no DynamoDB call) per environment of `BARE`."""
+    return _durations(rig, BARE, invocations, block, _bare_check)
+
+
+def run_logged(rig: Rig, invocations: int, block: int) -> dict[str, Any]:
+    """Lambda Duration of the GetItem handlers of `LOGGED`, interleaved."""
+    return _durations(rig, LOGGED, invocations, block, check)
+
+
+def _durations(
+    rig: Rig,
+    environments: dict[str, tuple[str, str, dict[str, str]]],
+    invocations: int,
+    block: int,
+    checked: Callable[[str, Any], Any],
+) -> dict[str, Any]:
+    """Median-ready Lambda Durations of each environment, warmed up, in rotating blocks."""
     rounds = max(1, invocations // block)
-    functions = {name: rig.function(variant, handler="bare_app.handler", env=env)
-                 for name, (variant, env) in BARE.items()}
+    functions = {name: rig.function(variant, handler=handler, env=env)
+                 for name, (variant, handler, env) in environments.items()}
     duration: dict[str, list[float]] = {name: [] for name in functions}
     try:
         for name, fn in functions.items():
             for _ in range(WARMUP):
-                _bare_check(name, fn.invoke(event()))
+                checked(name, fn.invoke(event()))
         for order in rotations(list(functions), rounds):
             for name in order:
                 for _ in range(block):
-                    result = _bare_check(name, functions[name].invoke(event()))
+                    result = checked(name, functions[name].invoke(event()))
                     duration[name].append(result.duration_ms or 0.0)
     finally:
         for fn in functions.values():
