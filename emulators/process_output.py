@@ -74,13 +74,16 @@ class OutputFile:
                 self._sink.append(chunk)
 
     def close(self) -> None:
-        """Read what is left (the process is gone), close both ends and remove the file."""
+        """Read what is left (the process is gone), close both ends and remove the file.
+        Idempotent: a descriptor number is never closed twice (it may be another file's by
+        then)."""
         self.drain()
         with self._lock:
+            if self._read_fd is None:
+                return
             for fd in (self.fd, self._read_fd):
-                if fd is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             self._read_fd = None
         with contextlib.suppress(OSError):
             self.path.unlink()

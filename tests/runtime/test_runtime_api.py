@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from emulators.lambda_runner import FunctionResult, LambdaFunction
+from emulators.process_output import LogBuffer, OutputFile
 from emulators.runtime_api import RuntimeAPIServer
 from emulators.runtime_http import API_PREFIX
 
@@ -266,3 +267,16 @@ def test_results_are_function_results(echo: LambdaFunction) -> None:
     assert result.content_type == "application/json"
     assert json.loads(result.raw) == result.payload
     assert result.deadline_ms is not None
+
+
+def test_an_output_file_closed_twice_closes_nothing_else(tmp_path: Path) -> None:
+    output = OutputFile(tmp_path / "out.log", LogBuffer())
+    os.write(output.fd, b"line\n")
+    output.close()
+    other = os.open(tmp_path / "other", os.O_WRONLY | os.O_CREAT)  # may reuse a freed number
+    try:
+        output.close()
+        os.fstat(other)  # still open
+    finally:
+        os.close(other)
+    assert not (tmp_path / "out.log").exists()
