@@ -142,20 +142,12 @@ def _runtime_log_pair(logs: Any, record: Any, rounds: int, calls: int) -> dict[s
 
 def _dispatch_pair(rounds: int, calls: int) -> dict[str, float]:
     """A model's GetItem answered in memory through PynamoDB's Connection and ours."""
-    from botocore.credentials import Credentials
     from pynamodb.connection import Connection
 
-    from bench.overhead import answer_instantly
-    from partnerdb import ClientSettings
-    from partnerdb.clients import ClientFactory
     from partnerdb.partner_connection import PartnerConnection
     from partnerdb.private_access import model_table_connection, use_client
 
-    factory = ClientFactory(ClientSettings())
-    credentials = Credentials("ASIABENCHBENCHBENCH0", "s" * 40, "t" * 40,
-                              account_id="111111111111")
-    client = factory.partner_client("dynamodb", "us-east-1", credentials)
-    answer_instantly(client)
+    client = _partner_client()
     payment: Any = load_module(FUNCTIONS / "ours" / "models.py", "bench_ab_dispatch").Payment
 
     def bound(connection_of: Callable[[Any], Any]) -> Any:
@@ -182,25 +174,30 @@ def _dispatch_pair(rounds: int, calls: int) -> dict[str, float]:
     return _pair(lambda: before.get("pay_bench"), lambda: after.get("pay_bench"), rounds, calls)
 
 
-def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
-    """A partner client's GetItem with botocore's per-request resolution and with the cache."""
+def _partner_client() -> Any:
+    """A partner's DynamoDB client as partnerdb builds it, its GetItem answered in memory; no
+    endpoint override, so the ruleset resolves the account-based endpoint as on AWS."""
     from botocore.credentials import Credentials
 
     from bench.overhead import answer_instantly
     from partnerdb import ClientSettings
     from partnerdb.clients import ClientFactory
-    from partnerdb.private_access import wrap_endpoint_resolution
 
     for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[key]
-    factory = ClientFactory(ClientSettings())
     credentials = Credentials("ASIABENCHBENCHBENCH0", "s" * 40, "t" * 40,
                               account_id="111111111111")
-    before, after = (factory.partner_client("dynamodb", "us-east-1", credentials)
-                     for _ in range(2))
+    client = ClientFactory(ClientSettings()).partner_client("dynamodb", "us-east-1", credentials)
+    answer_instantly(client)
+    return client
+
+
+def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
+    """A partner client's GetItem with botocore's per-request resolution and with the cache."""
+    from partnerdb.private_access import wrap_endpoint_resolution
+
+    before, after = _partner_client(), _partner_client()
     wrap_endpoint_resolution(before, lambda cache: cache.resolve)  # botocore's own, per call
-    for client in (before, after):
-        answer_instantly(client)
 
     def get(client: Any) -> Callable[[], Any]:
         return lambda: client.get_item(TableName="acme_payments", Key={"id": {"S": "pay_bench"}})
