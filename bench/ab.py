@@ -14,7 +14,10 @@ Each pair times the code as it was (`before`, reproduced here) against the SDK's
   (its sink writing to /dev/null), through `logging` (before) vs straight to the handler's
   sink (`handler_sdk.runtime_log`, after);
 - `dispatch`: a bound model's `get`, answered in memory, through PynamoDB's `Connection`
-  (before) vs `partnerdb.partner_connection.PartnerConnection` (after).
+  (before) vs `partnerdb.partner_connection.PartnerConnection` (after);
+- `parse_get_item`, `parse_query_100`: the benchmark's GetItem response, and a Query page of
+  100 such items, parsed by botocore's JSON parser (before) vs the parser of partnerdb's
+  DynamoDB clients (`partnerdb.response_parser`, after).
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ def ab_task(args: dict[str, Any]) -> dict[str, Any]:
     out["endpoint_us"] = _endpoint_pair(rounds, calls)
     out["runtime_log_us"] = _runtime_log_pair(logs, record, rounds, calls)
     out["dispatch_us"] = _dispatch_pair(rounds, calls)
+    out.update(_parse_pairs(rounds, calls))
     return out
 
 
@@ -203,6 +207,35 @@ def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
         return lambda: client.get_item(TableName="acme_payments", Key={"id": {"S": "pay_bench"}})
 
     return _pair(get(before), get(after), rounds, calls)
+
+
+def _parse_pairs(rounds: int, calls: int) -> dict[str, dict[str, float]]:
+    """One GetItem response and one 100-item Query page, parsed by botocore and by ours."""
+    import botocore.parsers
+    import botocore.session
+
+    from partnerdb.response_parser import parser_factory
+
+    service = botocore.session.get_session().get_service_model("dynamodb")
+    ours = parser_factory()
+    item = {**ITEM, "id": {"S": "pay_bench"}}
+    out = {}
+    for name, operation, body in (
+        ("parse_get_item_us", "GetItem", {"Item": item}),
+        ("parse_query_100_us", "Query", {"Items": [item] * 100, "Count": 100}),
+    ):
+        shape = service.operation_model(operation).output_shape
+        response = {"body": json.dumps(body).encode(), "status_code": 200,
+                    "headers": {"x-amzn-requestid": "bench"}}
+
+        def parse(factory: Any, shape: Any = shape, response: Any = response) -> Callable[[], Any]:
+            return lambda: factory.create_parser("json").parse(response, shape)
+
+        if parse(ours)() != parse(botocore.parsers.ResponseParserFactory())():
+            raise AssertionError(f"{operation}: partnerdb's parser differs from botocore's")
+        out[name] = _pair(parse(botocore.parsers.ResponseParserFactory()), parse(ours),
+                          rounds, calls)
+    return out
 
 
 if __name__ == "__main__":

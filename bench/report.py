@@ -38,6 +38,8 @@ _AB_PAIRS = (
     ("endpoint_us", "partner client GetItem, endpoint resolved per request → once per table"),
     ("runtime_log_us", "log line under the runtime's text handler, via logging → straight"),
     ("dispatch_us", "bound model GetItem, PynamoDB's Connection → PartnerConnection"),
+    ("parse_get_item_us", "GetItem response parsed, botocore's parser → partnerdb's"),
+    ("parse_query_100_us", "Query page of 100 items parsed, botocore's parser → partnerdb's"),
 )
 
 def _fmt(summary: dict[str, Any], digits: int = 1) -> str:

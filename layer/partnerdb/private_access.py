@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from botocore.credentials import DeferredRefreshableCredentials
+from botocore.parsers import JSONParser, ResponseParserFactory
 from pynamodb.attributes import AttributeContainer
 
 
@@ -246,3 +247,29 @@ def wrap_endpoint_resolution(client: Any, wrap: Callable[[Callable[..., Any]], A
     wrapped = wrap(resolve)
     resolver.construct_endpoint = wrapped
     return wrapped
+
+
+def json_parser_factory(shortcut: Callable[[Any, Any], Any]) -> Any:
+    """A botocore response parser factory whose JSON parsers first ask `shortcut(shape, node)`
+    for each value, and keep its answer unless it is `NotImplemented`.
+
+    botocore parses every value of a response through the parser's `_parse_shape(shape, node)`,
+    one dispatch per value, and has no public hook between decoding the body and walking it.
+    A botocore that renames it never calls the override: responses are parsed as before.
+    Other protocols get botocore's own parsers.
+    """
+
+    class ShortcutJSONParser(JSONParser):  # type: ignore[misc]
+        def _parse_shape(self, shape: Any, node: Any) -> Any:
+            parsed = shortcut(shape, node)
+            if parsed is NotImplemented:
+                return super()._parse_shape(shape, node)
+            return parsed
+
+    class ShortcutParserFactory(ResponseParserFactory):  # type: ignore[misc]
+        def create_parser(self, protocol_name: str) -> Any:
+            if protocol_name == "json":
+                return ShortcutJSONParser()
+            return super().create_parser(protocol_name)
+
+    return ShortcutParserFactory()
