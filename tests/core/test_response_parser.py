@@ -74,7 +74,8 @@ NESTED_BINARY = {"map": {"M": {"inner": {"L": [{"B": b64(b"\x02")}]}}}, "id": {"
                           "UnprocessedKeys": {"t1": {"Keys": [{"id": {"S": "x"}}],
                                                      "ProjectionExpression": "id"}}}),
         ("BatchWriteItem", {"UnprocessedItems": {"t1": [
-            {"PutRequest": {"Item": EVERY_TYPE}}, {"DeleteRequest": {"Key": {"id": {"B": b64(b"k")}}}}
+            {"PutRequest": {"Item": EVERY_TYPE}},
+            {"DeleteRequest": {"Key": {"id": {"B": b64(b"k")}}}},
         ]}}),
         ("TransactGetItems", {"Responses": [{"Item": EVERY_TYPE}, {}, {"Item": BINARY}]}),
         ("DescribeTable", {"Table": {"TableName": "t", "CreationDateTime": 1700000000.5,
