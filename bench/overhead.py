@@ -10,7 +10,9 @@ loopback. Arms, each the same GetItem, timed in interleaved rounds (order rotati
 - `pynamodb`: the same model, unbound, `Payment.get(id)` (PynamoDB's own cost);
 - `core`: `partners.db(pid, deadline=...)` + `db.model(Payment).get(id)` (partnerdb, no SDK);
 - `handwritten`: the handwritten baseline's handler, in-process;
-- `ours`: the `@with_partner_db` handler (event, DB, response, JSON log line to /dev/null).
+- `ours`: the `@with_partner_db` handler (event, DB, response, JSON log line to /dev/null);
+- `ours_without_line`: the same, its rounds run with the SDK's logger at WARNING (no line),
+  which puts a figure on the line's own share of `ours`.
 
 Differences are taken per round (same round, same machine state) and then summarized.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import time
@@ -45,9 +48,9 @@ PARTNER = {
     "PARTNER_ACME_TABLE_PREFIX": "acme_",
 }
 EVENT = {"partnerId": "acme", "action": "getPayment", "data": {"id": "pay_bench"}}
-ARMS = ("plain", "pynamodb", "core", "handwritten", "ours")
+ARMS = ("plain", "pynamodb", "core", "handwritten", "ours", "ours_without_line")
 #: what the overhead figure subtracts: ours minus each of these
-BASELINES = ("plain", "handwritten", "pynamodb", "core")
+BASELINES = ("plain", "handwritten", "pynamodb", "core", "ours_without_line")
 _GET_ITEM = json.dumps({"Item": ITEM}).encode()
 
 
@@ -149,7 +152,24 @@ def build_arms() -> dict[str, Callable[[], Any]]:
         "core": core,
         "handwritten": lambda: handwritten.handler(EVENT, context),
         "ours": lambda: ours(EVENT, context),
+        "ours_without_line": lambda: ours(EVENT, context),
     }
+
+
+@contextlib.contextmanager
+def round_of(arm: str) -> Iterator[None]:
+    """What a round of `arm` runs under: the SDK's logger at WARNING for `ours_without_line`
+    (set once per round: setting a level clears every logger's cache)."""
+    if arm != "ours_without_line":
+        yield
+        return
+    sdk_logger = logging.getLogger("handler_sdk")
+    level = sdk_logger.level
+    sdk_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        sdk_logger.setLevel(level)
 
 
 def time_calls(call: Callable[[], Any], calls: int) -> float:
@@ -172,14 +192,16 @@ def overhead_task(args: dict[str, Any]) -> dict[str, Any]:
         os.environ["AWS_ENDPOINT_URL"] = responder.url
         os.environ.update(PARTNER)
         arms = build_arms()
-        for call in arms.values():  # lazy imports, caches, first AssumeRole
-            for _ in range(100):
-                call()
+        for name, call in arms.items():  # lazy imports, caches, first AssumeRole
+            with round_of(name):
+                for _ in range(100):
+                    call()
         per_round: dict[str, list[float]] = {arm: [] for arm in ARMS}
         for round_no in range(rounds):
             for i in range(len(ARMS)):
                 arm = ARMS[(round_no + i) % len(ARMS)]
-                per_round[arm].append(time_calls(arms[arm], calls))
+                with round_of(arm):
+                    per_round[arm].append(time_calls(arms[arm], calls))
         sts_calls = sum(responder.assume_role_calls.values())
     deltas = {
         base: [o - b for o, b in zip(per_round["ours"], per_round[base], strict=True)]

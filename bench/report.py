@@ -370,6 +370,14 @@ def notes(figures: dict[str, Any]) -> list[str]:
             f"{arms['core']:.0f} → @with_partner_db {arms['ours']:.0f}; handwritten "
             f"{arms['handwritten']:.0f}"
         )
+        if "ours_without_line" in arms:
+            minus = {k: v["median"] for k, v in overhead["ours_minus_us"].items()}
+            out.append(
+                f"in-process, ours {MINUS} plain botocore {minus['plain']:+.1f} µs, of which the "
+                f"invocation log line {minus['ours_without_line']:+.1f} µs (ours with its line "
+                f"{arms['ours']:.0f}, without {arms['ours_without_line']:.0f}, in "
+                "interleaved rounds)"
+            )
     ab = figures.get("ab")
     if ab:
         out.append("before/after in one process (median µs/call): invocation log line "
