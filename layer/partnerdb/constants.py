@@ -36,6 +36,8 @@ STS_REGION = ""  # empty: the function's region
 ALLOW_SHARED_TABLES = False  # two partners of one account, region and table prefix: ConfigError
 BACKOFF_SECONDS = 30.0  # a refused role / rejected fresh credentials: no AssumeRole meanwhile
 REFRESH_BUDGET = 0.5  # seconds an early (advisory) credential refresh may take
+#: Back-offs of partners evicted from the session cache, kept until they end (at most this many).
+EVICTED_BACKOFFS_KEPT = 4096
 
 #: The partner registry (`partnerdb.registry`): a DynamoDB table or an SSM parameter path.
 REGISTRY_TABLE_ENV = "PARTNERDB_REGISTRY_TABLE"

@@ -5,7 +5,9 @@ call the partner's `AssumeRole` on first use (never before) and again shortly be
 plus the partner's DynamoDB client built with those credentials only (no fallback to the
 function's own), which replaces credentials DynamoDB rejects (`partnerdb.rejection`). The
 refresh lock makes concurrent first uses share one STS call. Sessions live in a bounded LRU,
-`SessionCache`; an evicted session's credentials leave the log redactor.
+`SessionCache`; an evicted session's credentials leave the log redactor, and its back-off (a
+refused role, rejected fresh credentials) stays until it ends: a refused partner evicted and
+used again does not ask STS again before its time, however often the cache turns over.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from partnerdb.assume_role import AssumeRole, Clock, utc_now
 from partnerdb.clients import ClientFactory
 from partnerdb.config import PartnerConfig
-from partnerdb.refresh import PartnerCredentials
+from partnerdb.constants import EVICTED_BACKOFFS_KEPT
+from partnerdb.refresh import Backoff, PartnerCredentials
 from partnerdb.rejection import install_rejection_hooks
 from partnerdb.stats import CacheStats
 
@@ -70,6 +73,8 @@ class SessionCache:
         self._clock = clock
         self._function_name = function_name
         self._sessions: OrderedDict[str, PartnerSession] = OrderedDict()
+        #: back-offs of evicted sessions, by partner, with the config they were refused under
+        self._backoffs: OrderedDict[str, tuple[PartnerConfig, Backoff]] = OrderedDict()
         self._lock = threading.Lock()
         self._sts_clients: dict[str, Any] = {}
         self._sts_lock = threading.Lock()
@@ -93,10 +98,14 @@ class SessionCache:
                 duration_seconds=self._duration,
             )
             session = PartnerSession(config=config, assume_role=assume_role, factory=self._factory)
+            kept = self._backoffs.pop(pid, None)
+            if kept is not None and kept[0] == config:
+                session.credentials.resume(kept[1])
             self._sessions[pid] = session
             evicted = 0
             while len(self._sessions) > self._max_size:
                 _, dropped = self._sessions.popitem(last=False)
+                self._keep_backoff(dropped)
                 dropped.assume_role.forget_secrets()
                 evicted += 1
             self.stats.add(partners_bound=1, evictions=evicted)
@@ -109,6 +118,7 @@ class SessionCache:
         a fresh session, so the next call assumes the role again with the current config.
         """
         with self._lock:
+            self._backoffs.pop(partner_id, None)
             return self._sessions.pop(partner_id, None) is not None
 
     def cached_partner_ids(self) -> list[str]:
@@ -126,11 +136,23 @@ class SessionCache:
         snapshot is used."""
         with self._lock:
             sessions = list(self._sessions.values())
+            self._backoffs.clear()
         for session in sessions:
             session.forget_credentials()
         with self._sts_lock:
             self._sts_clients.clear()
         self._factory.close_connections()
+
+    def _keep_backoff(self, session: PartnerSession) -> None:
+        """Keep an evicted session's back-off, if one is in force (call with the lock held)."""
+        backoff = session.credentials.backoff()
+        if backoff is None:
+            return
+        pid = session.config.partner_id
+        self._backoffs[pid] = (session.config, backoff)
+        self._backoffs.move_to_end(pid)
+        while len(self._backoffs) > EVICTED_BACKOFFS_KEPT:
+            self._backoffs.popitem(last=False)
 
     def _sts_client(self, region: str) -> Any:
         """The STS client of the function's own credentials, one per region, built lazily."""

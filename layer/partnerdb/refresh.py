@@ -22,6 +22,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
@@ -40,6 +41,13 @@ ADVISORY_RETRY_SECONDS = 10.0
 ADVISORY_SHARE = 0.25
 
 Clock = Callable[[], datetime]
+
+
+class Backoff(NamedTuple):
+    """A back-off in force: no AssumeRole until `until`; meanwhile `error()` is raised."""
+
+    until: datetime
+    error: Callable[[], PartnerDBError]
 
 
 class PartnerCredentials(RoleCredentials):
@@ -168,6 +176,18 @@ class PartnerCredentials(RoleCredentials):
 
     # -- back-offs ----------------------------------------------------------------------
 
+    def backoff(self) -> Backoff | None:
+        """The back-off in force now, or None (to carry it over to a later session)."""
+        until, error = self._blocked_until, self._blocked
+        if until is None or error is None or self._clock() >= until:
+            return None
+        return Backoff(until, error)
+
+    def resume(self, backoff: Backoff) -> None:
+        """Keep to `backoff`, taken from an earlier session of this partner: no AssumeRole
+        before it ends (it ends on its own time, whenever that is)."""
+        self._blocked_until, self._blocked = backoff.until, backoff.error
+
     def _remember(self, error: Callable[[], PartnerDBError]) -> None:
         if self._backoff.total_seconds() > 0:
             self._blocked_until = self._clock() + self._backoff
@@ -212,8 +232,9 @@ class PartnerCredentials(RoleCredentials):
                 self.expire_now(self._clock())
             finally:
                 self.refresh_lock.release()
+        partner_id = self._partner_id  # the error outlives these credentials (`backoff`)
         self._remember(lambda: PartnerCredentialsRejected(
-            self._partner_id,
+            partner_id,
             f"DynamoDB rejected newly issued credentials a moment ago; the role is not assumed "
             f"again for {seconds} s",
         ))

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+import partnerdb.credentials
 from emulators.fault_server import FaultServer, hang, sts_refuse, sts_throttle
 from emulators.moto_server import MotoServer
 from partnerdb import (
@@ -107,6 +108,29 @@ def test_sts_refusal_is_typed_and_never_falls_back(
     for secret in secrets:
         assert secret not in message
         assert secret not in caplog.text
+
+
+@pytest.mark.parametrize("kept,sts_calls", [(4096, 3), (1, 5)])
+def test_back_offs_of_evicted_partners_are_kept_up_to_a_bound(
+    accounts: object, monkeypatch: pytest.MonkeyPatch, kept: int, sts_calls: int
+) -> None:
+    """Three refused partners through a cache of one session: each is evicted by the next.
+    Their back-offs are kept (no AssumeRole again before they end), at most `kept` of them."""
+    monkeypatch.setattr(partnerdb.credentials, "EVICTED_BACKOFFS_KEPT", kept)
+    role = "arn:aws:iam::333333333333:role/partnerdb-access"
+    monkeypatch.setenv("PARTNER_INITECH_ROLE_ARN", role)
+    monkeypatch.setenv("PARTNER_INITECH_EXTERNAL_ID", "initech-external-id-5e21c")
+    monkeypatch.setenv("PARTNER_INITECH_REGION", "us-east-1")
+    monkeypatch.setenv("PARTNERDB_CACHE_SIZE", "1")
+    with FaultServer(sts_refuse) as sts:
+        partners = _with_sts_at(monkeypatch, sts)
+        for pid in ("acme", "globex", "initech", "acme", "globex"):
+            with pytest.raises(PartnerRoleRefused, match=pid):
+                partners.db(pid, deadline=Deadline.after(5)).model(Order).get("x")
+        assert partners.stats.evictions == 4
+        # kept: the first three asked STS once each; bounded to one: acme's and globex's
+        # back-offs were pushed out by later evictions, so they asked again
+        assert sts.requests == sts_calls
 
 
 def test_sts_throttling_is_typed_after_retries(

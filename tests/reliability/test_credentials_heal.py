@@ -18,10 +18,20 @@ import threading
 
 import pytest
 
-from emulators.fault_server import TokenGate, forward_to, hang, sts_refuse, sts_throttle, wait_until
+from emulators.fault_server import (
+    Reply,
+    TokenGate,
+    forward_to,
+    hang,
+    sts_refuse,
+    sts_throttle,
+    wait_until,
+)
 from partnerdb import Deadline, DeadlineExceeded, PartnerCredentialsRejected, PartnerRoleRefused
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (
+    ACME,
+    GLOBEX,
     ROLE_REFUSED,
     ROLE_THROTTLED,
     PaymentsRig,
@@ -117,6 +127,35 @@ def test_refused_role_is_remembered_for_the_back_off(
     clock.advance(seconds=BACKOFF_S + 1)
     assert rig.invoke("getPayment", {"id": "pay_x"}).status == 502
     assert rig.sts_calls.count() == 2  # asked again after the back-off
+
+
+def test_a_refusal_outlives_the_partners_eviction_from_the_cache(
+    make_rig: RigFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One cached session (`PARTNERDB_CACHE_SIZE=1`) and traffic for two partners: the refused
+    partner's session is evicted by every request of the other one, and must not come back
+    asking STS again before its back-off ends (a storm of AssumeRole at platform scale)."""
+    monkeypatch.setenv("PARTNERDB_CACHE_SIZE", "1")
+    clock = FakeClock()
+    rig = make_rig([ACME, GLOBEX], clock=clock)
+    _create(rig, 1)  # acme works; then only globex's role is refused
+    forward = forward_to(rig.moto_url)
+
+    def refuse_globex(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
+        if GLOBEX.account_id.encode() in body:  # its RoleArn, in the form-encoded request
+            return sts_refuse(path, headers, body)
+        return forward(path, headers, body)
+
+    rig.sts_calls.behaviour = refuse_globex
+    for n in range(5):
+        out = rig.invoke("getPayment", {"id": "pay_x"}, partner="globex")
+        assert (out.status, out.error) == (502, ROLE_REFUSED)
+        assert rig.invoke("createPayment", payment_data(n + 2)).status == 200  # evicts globex
+    assert rig.partners.stats.evictions == 10
+    assert rig.sts_calls.count() == 2 + 5  # globex refused once; acme assumed after each eviction
+    clock.advance(seconds=BACKOFF_S + 1)
+    assert rig.invoke("getPayment", {"id": "pay_x"}, partner="globex").status == 502
+    assert rig.sts_calls.count() == 2 + 5 + 1  # asked again after the back-off
 
 
 def test_throttled_role_is_not_remembered_as_refused(make_rig: RigFactory) -> None:
