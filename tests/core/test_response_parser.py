@@ -1,8 +1,9 @@
 """DynamoDB responses parse to exactly what botocore's own parser makes of them.
 
-The first tests parse canned response bodies with both parsers (no network); the last ones
-compare, for every response a partner client got from moto on 127.0.0.1, what the client
-returned with what botocore's parser makes of the same bytes.
+The first tests parse canned response bodies with both parsers (no network); the last one
+compares, for every response a partner client got from moto on 127.0.0.1 (DynamoDB Local
+under `make test-ddblocal`), what the client returned with what botocore's parser makes of
+the same bytes.
 """
 
 from __future__ import annotations
@@ -195,7 +196,8 @@ def received(client: Any) -> list[tuple[str, dict[str, Any]]]:
     return seen
 
 
-def test_partner_client_responses_from_moto_match_botocore(
+@pytest.mark.ddblocal
+def test_partner_client_responses_from_a_server_match_botocore(
     partners: Partners, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked = attribute_value_walks(monkeypatch)
