@@ -89,6 +89,19 @@ def test_same_result_as_botocore(operation: str, body: Any) -> None:
     assert repr(ours) == repr(theirs)  # same types too (bytes, floats, datetimes)
 
 
+@pytest.mark.parametrize("item", [EVERY_TYPE, {**EVERY_TYPE, **BINARY}])
+def test_modeled_errors_parse_the_same(item: dict[str, Any]) -> None:
+    """A failed condition with ReturnValuesOnConditionCheckFailure=ALL_OLD carries the item
+    in the error, which botocore parses along the exception's shape."""
+    shape = SERVICE.shape_for("ConditionalCheckFailedException")
+    body = response({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+                     "message": "The conditional request failed", "Item": item}, status=400)
+    theirs = botocore.parsers.create_parser("json").parse(body, shape)
+    ours = parser_factory().create_parser("json").parse(body, shape)
+    assert ours == theirs and repr(ours) == repr(theirs)
+    assert ours["Item"]["id"] == {"S": "o-1"}
+
+
 @pytest.mark.parametrize(
     "odd",
     [
