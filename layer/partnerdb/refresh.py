@@ -195,13 +195,8 @@ class PartnerCredentials(RoleCredentials):
 
     def _remembered(self) -> PartnerDBError | None:
         """The error to answer without calling STS, while a back-off lasts."""
-        until, error = self._blocked_until, self._blocked
-        if until is None or error is None:
-            return None
-        if self._clock() >= until:
-            self._blocked_until = self._blocked = None
-            return None
-        return error()
+        backoff = self.backoff()
+        return None if backoff is None else backoff.error()
 
     # -- credentials DynamoDB rejected ----------------------------------------------------
 
