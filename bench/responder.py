@@ -158,9 +158,10 @@ class Responder:
         if self._thread.is_alive():
             stopping = threading.Thread(target=self._httpd.shutdown, daemon=True)
             stopping.start()
+            address = ("127.0.0.1", int(self._httpd.server_address[1]))
             for _ in range(50):
                 with contextlib.suppress(OSError):
-                    socket.create_connection(self._httpd.server_address[:2], timeout=1).close()
+                    socket.create_connection(address, timeout=1).close()
                 stopping.join(0.1)
                 if not stopping.is_alive():
                     break
