@@ -37,7 +37,7 @@ Behaviour = Callable[[str, dict[str, str], bytes], Reply | None]
 HANG_LIMIT_SECONDS = 30.0
 
 
-def _json_error(status: int, code: str, message: str) -> Reply:
+def json_error(status: int, code: str, message: str) -> Reply:
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
     return status, {"Content-Type": "application/x-amz-json-1.0"}, body.encode()
 
@@ -66,11 +66,11 @@ def hang(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
 
 
 def dynamodb_throttle(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
-    return _json_error(400, "ProvisionedThroughputExceededException", "Rate exceeded")
+    return json_error(400, "ProvisionedThroughputExceededException", "Rate exceeded")
 
 
 def dynamodb_500(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
-    return _json_error(500, "InternalServerError", "Internal server error")
+    return json_error(500, "InternalServerError", "Internal server error")
 
 
 def sts_refuse(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
@@ -174,7 +174,7 @@ class TokenGate:
             if refused:
                 self.rejected += 1
         if refused:
-            return _json_error(400, self.code, self.message)
+            return json_error(400, self.code, self.message)
         return self.behaviour(path, headers, body)
 
 

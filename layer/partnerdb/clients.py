@@ -7,7 +7,8 @@ In the layer, that session loads botocore's data for DynamoDB and STS pre-parsed
 other service come from a second session with botocore's usual loader.
 Partner clients are handed their credentials explicitly; they can never pick up the
 function's own credentials from the default chain. DynamoDB clients parse their responses
-with `partnerdb.response_parser` (same results, items not walked twice).
+with `partnerdb.response_parser` (same results, items not walked twice); a partner's session
+signs them with `partnerdb.signing` (the same signature for less work).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from partnerdb.config import PartnerConfig
 from partnerdb.constants import EVICTED_BACKOFFS_KEPT
 from partnerdb.refresh import Backoff, PartnerCredentials
 from partnerdb.rejection import install_rejection_hooks
+from partnerdb.signing import install_fast_signing
 from partnerdb.stats import CacheStats
 
 
@@ -42,12 +43,14 @@ class PartnerSession:
         )
         self.dynamodb = factory.partner_client("dynamodb", config.region, self.credentials)
         install_rejection_hooks(self.dynamodb, self.credentials)
+        self.signer = install_fast_signing(self.dynamodb, self.credentials)
 
     def forget_credentials(self) -> None:
         """Drop the assumed credentials and any remembered refusal or back-off; the next
         request assumes the role again (its first AssumeRole, not a refresh)."""
         self.credentials.forget()
         self.assume_role.forget()
+        self.signer.forget()
 
     def __repr__(self) -> str:
         return f"PartnerSession(partner_id={self.config.partner_id!r})"

@@ -13,6 +13,7 @@ import pytest
 from emulators.fault_server import FaultServer, forward_to, sts_refuse
 from emulators.moto_server import MotoServer
 from partnerdb import PartnerRoleRefused, Partners, snapstart
+from partnerdb.signing import FastSigV4
 from tests.conftest import HOME_ENV
 from tests.core.models import Order
 
@@ -37,6 +38,27 @@ def test_after_restore_assumes_again_on_a_new_connection(
             db.model(Order).count()
         assert (partners.stats.sts_calls, partners.stats.refreshes) == (2, 0)
         assert dynamodb.connections == 2
+
+
+def test_after_restore_drops_the_signing_keys(
+    accounts: object, moto: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key derived from the snapshot's credentials is not kept by any restored copy."""
+    forgotten: list[bool] = []
+    forget = FastSigV4.forget
+
+    def counted(self: FastSigV4) -> None:
+        forget(self)
+        forgotten.append(self.holds_key)
+
+    monkeypatch.setattr(FastSigV4, "forget", counted)
+    partners = Partners.from_env()
+    partners.register_models(Order)
+    for partner in ("acme", "globex"):
+        with partners.db(partner) as db:
+            db.model(Order).count()
+    partners.after_restore()
+    assert forgotten == [False, False]
 
 
 def test_after_restore_assumes_with_the_function_credentials_of_now(
