@@ -17,7 +17,9 @@ Each pair times the code as it was (`before`, reproduced here) against the SDK's
   (before) vs `partnerdb.partner_connection.PartnerConnection` (after);
 - `parse_get_item`, `parse_query_100`: the benchmark's GetItem response, and a Query page of
   100 such items, parsed by botocore's JSON parser (before) vs the parser of partnerdb's
-  DynamoDB clients (`partnerdb.response_parser`, after).
+  DynamoDB clients (`partnerdb.response_parser`, after);
+- `signing`: a partner client's GetItem, answered in memory, signed by botocore's `SigV4Auth`
+  (before) vs `partnerdb.signing.FastSigV4` (after); their signed headers are checked equal.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ def ab_task(args: dict[str, Any]) -> dict[str, Any]:
     out["runtime_log_us"] = _runtime_log_pair(logs, record, rounds, calls)
     out["dispatch_us"] = _dispatch_pair(rounds, calls)
     out.update(_parse_pairs(rounds, calls))
+    out["signing_us"] = _signing_pair(rounds, calls)
     return out
 
 
@@ -178,9 +181,10 @@ def _dispatch_pair(rounds: int, calls: int) -> dict[str, float]:
     return _pair(lambda: before.get("pay_bench"), lambda: after.get("pay_bench"), rounds, calls)
 
 
-def _partner_client() -> Any:
-    """A partner's DynamoDB client as partnerdb builds it, its GetItem answered in memory; no
-    endpoint override, so the ruleset resolves the account-based endpoint as on AWS."""
+def _partner_client(*, fast_signing: bool = False) -> Any:
+    """A partner's DynamoDB client as partnerdb's factory builds it, its GetItem answered in
+    memory; no endpoint override, so the ruleset resolves the account-based endpoint as on
+    AWS. `fast_signing`: signed by `partnerdb.signing`, as a partner's session does."""
     from botocore.credentials import Credentials
 
     from bench.overhead import answer_instantly
@@ -192,8 +196,36 @@ def _partner_client() -> Any:
     credentials = Credentials("ASIABENCHBENCHBENCH0", "s" * 40, "t" * 40,
                               account_id="111111111111")
     client = ClientFactory(ClientSettings()).partner_client("dynamodb", "us-east-1", credentials)
+    if fast_signing:
+        from partnerdb.signing import install_fast_signing
+
+        install_fast_signing(client, credentials)
     answer_instantly(client)
     return client
+
+
+def _get(client: Any) -> Callable[[], Any]:
+    return lambda: client.get_item(TableName="acme_payments", Key={"id": {"S": "pay_bench"}})
+
+
+def _signing_pair(rounds: int, calls: int) -> dict[str, float]:
+    """A partner client's GetItem signed by botocore's SigV4Auth and by `FastSigV4`; the two
+    Authorization headers of one request, at one instant, are checked equal first."""
+    before, after = _partner_client(), _partner_client(fast_signing=True)
+    sent: dict[str, str] = {}
+    for name, client in (("before", before), ("after", after)):
+        def keep(request: Any, name: str = name, **_: Any) -> None:
+            value = request.headers["Authorization"]  # encoded by now
+            sent[name] = value.decode() if isinstance(value, bytes) else value
+
+        client.meta.events.register_first("before-send.dynamodb.GetItem", keep)
+        _get(client)()
+        client.meta.events.unregister("before-send.dynamodb.GetItem", keep)
+    same_day = sent["before"].split("/")[1] == sent["after"].split("/")[1]
+    if same_day and sent["before"].split("Signature=")[0] != sent["after"].split(
+            "Signature=")[0]:
+        raise AssertionError("FastSigV4 signs other headers than botocore")
+    return _pair(_get(before), _get(after), rounds, calls)
 
 
 def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
@@ -202,11 +234,7 @@ def _endpoint_pair(rounds: int, calls: int) -> dict[str, float]:
 
     before, after = _partner_client(), _partner_client()
     wrap_endpoint_resolution(before, lambda cache: cache.resolve)  # botocore's own, per call
-
-    def get(client: Any) -> Callable[[], Any]:
-        return lambda: client.get_item(TableName="acme_payments", Key={"id": {"S": "pay_bench"}})
-
-    return _pair(get(before), get(after), rounds, calls)
+    return _pair(_get(before), _get(after), rounds, calls)
 
 
 def _parse_pairs(rounds: int, calls: int) -> dict[str, dict[str, float]]:

@@ -40,6 +40,7 @@ _AB_PAIRS = (
     ("dispatch_us", "bound model GetItem, PynamoDB's Connection → PartnerConnection"),
     ("parse_get_item_us", "GetItem response parsed, botocore's parser → partnerdb's"),
     ("parse_query_100_us", "Query page of 100 items parsed, botocore's parser → partnerdb's"),
+    ("signing_us", "partner client GetItem, signed by botocore's SigV4Auth → FastSigV4"),
 )
 
 def _fmt(summary: dict[str, Any], digits: int = 1) -> str:
