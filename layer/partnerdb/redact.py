@@ -42,6 +42,10 @@ _FIELD_WORDS = ("secret", "token", "externalid", "access", "credential")
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
 _LOGGER_PREFIXES = ("botocore", "pynamodb", "urllib3", "aws_xray_sdk")
 _MIN_SECRET = 6
+#: Short texts found clean are remembered until the secrets change (an invocation line's
+#: action is the same text invocation after invocation): at most this many, this long.
+_CLEAN_KEPT = 1024
+_CLEAN_LONGEST = 256
 
 
 #: Runs of letters and digits. A secret is indexed by `_KEY` characters of one of its runs,
@@ -88,11 +92,19 @@ class SecretRedactor(logging.Filter):
         self._by_head: dict[str, frozenset[str]] = {}
         self._by_tail: dict[str, frozenset[str]] = {}
         self._unanchored: frozenset[str] = frozenset()
+        #: short texts found clean since the secrets last changed (replaced, never emptied in
+        #: place: a reader still holding the old dict only ever adds to a discarded one)
+        self._clean: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         """How many distinct secrets are registered."""
         return len(self._counts)
+
+    @property
+    def clean_texts_kept(self) -> int:
+        """How many short texts are remembered as holding no secret."""
+        return len(self._clean)
 
     def add(self, *secrets: str | None) -> None:
         with self._lock:
@@ -130,8 +142,18 @@ class SecretRedactor(logging.Filter):
                 table[key] = group
             else:
                 table.pop(key, None)
+        self._clean = {}  # after the tables: a text checked against them may be kept again
 
     def redact(self, text: str) -> str:
+        clean = self._clean  # before the tables are read (see `_index`)
+        if text in clean:
+            return text
+        redacted = self._redact(text)
+        if redacted == text and len(text) <= _CLEAN_LONGEST and len(clean) < _CLEAN_KEPT:
+            clean[text] = True
+        return redacted
+
+    def _redact(self, text: str) -> str:
         found = set(self._unanchored)
         by_head, by_tail = self._by_head, self._by_tail
         if by_head or by_tail:
