@@ -33,6 +33,9 @@ from botocore.exceptions import NoCredentialsError
 #: the request context key marking a request this module signs (set by `choose-signer`)
 MARK = "partnerdb_fast_sigv4"
 _SKIPPED = frozenset(SIGNED_HEADERS_BLACKLIST)
+#: headers signing removes and sets anew (the token only when the credentials have one)
+_REPLACED = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+_REPLACED_LOWER = frozenset(name.lower() for name in _REPLACED)
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: endpoint URLs remembered per signer (a partner's client has one, or one per table)
@@ -129,38 +132,28 @@ class FastSigV4:
 
     def _fast(self, request: Any, credentials: Any, signing_name: str, region: str) -> bool:
         body = request.data
-        headers = request.headers
-        if (
-            request.params
-            or not isinstance(body, bytes)
-            or "Date" in headers
-            or "X-Amz-Content-SHA256" in headers
-            or _streaming_checksum(request.context)
-        ):
+        if request.params or not isinstance(body, bytes) or _streaming_checksum(request.context):
             return False
         host = self._host(request.url)
         if host is None:
             return False
+        token = credentials.token
+        found = _signed_headers(request.headers, token)
+        if found is None:
+            return False
+        signed, present = found
         stamp = get_current_datetime().strftime(SIGV4_TIMESTAMP)
         date = stamp[:8]
         request.context["timestamp"] = stamp
-        if "Authorization" in headers:
-            del headers["Authorization"]
-        if "X-Amz-Date" in headers:
-            del headers["X-Amz-Date"]
+        headers = request.headers
+        for name in _REPLACED:  # what botocore replaces, in its order
+            if name.lower() in present and (token or name != "X-Amz-Security-Token"):
+                del headers[name]
         headers["X-Amz-Date"] = stamp
-        if credentials.token:
-            if "X-Amz-Security-Token" in headers:
-                del headers["X-Amz-Security-Token"]
-            headers["X-Amz-Security-Token"] = credentials.token
-        signed: dict[str, list[str]] = {}
-        for name, value in headers.items():
-            lower = name.lower()
-            if lower in _SKIPPED:
-                continue
-            if not isinstance(value, str) or not value.isascii():
-                return self._undo(request)
-            signed.setdefault(lower, []).append(" ".join(value.split()))
+        signed["x-amz-date"] = [stamp]
+        if token:
+            headers["X-Amz-Security-Token"] = token
+            signed["x-amz-security-token"] = [" ".join(token.split())]
         signed.setdefault("host", [host])
         names = sorted(signed)
         signed_headers = ";".join(names)
@@ -187,12 +180,6 @@ class FastSigV4:
         )
         return True
 
-    def _undo(self, request: Any) -> bool:
-        """A header this module does not sign: botocore's signer redoes the date and token
-        headers from the start."""
-        request.context.pop("timestamp", None)
-        return False
-
     def _host(self, url: str) -> str | None:
         hosts = self._hosts
         if url not in hosts:
@@ -212,6 +199,32 @@ class FastSigV4:
             key = _hmac(key, part)
         self._key = (wanted, key)  # one tuple: threads swap it whole
         return key
+
+
+def _signed_headers(
+    headers: Any, token: str | None
+) -> tuple[dict[str, list[str]], set[str]] | None:
+    """The request's headers botocore signs (lower-case name -> trimmed values), leaving out
+    those signing replaces, and every lower-case name present; None when botocore must sign
+    (a `Date` or payload-hash header, a kept security token, a value not plain ASCII).
+
+    `raw_items()` is the header map's list without its policy's parsing, which for ASCII
+    strings returns them unchanged (it turns only undecodable bytes into `Header`s)."""
+    items = list(headers.raw_items())
+    present = {name.lower() for name, _ in items}
+    if "date" in present or "x-amz-content-sha256" in present:
+        return None
+    if not token and "x-amz-security-token" in present:
+        return None
+    signed: dict[str, list[str]] = {}
+    for name, value in items:
+        lower = name.lower()
+        if lower in _SKIPPED or lower in _REPLACED_LOWER:
+            continue
+        if not isinstance(value, str) or not value.isascii():
+            return None
+        signed.setdefault(lower, []).append(" ".join(value.split()))
+    return signed, present
 
 
 def _special_signing(signing: Any) -> bool:

@@ -143,6 +143,16 @@ def test_other_requests_are_signed_by_botocore(spy: Spy, name: str) -> None:
     assert spy.botocore_signed == 2
 
 
+def test_credentials_without_a_token(spy: Spy) -> None:
+    """No token: nothing added; a token header already there is botocore's to sign (it keeps
+    it)."""
+    plain = Credentials("AKIALONGTERMKEY00001", "long-term-secret")
+    ours, theirs = both(request(), plain)
+    assert ours == theirs and spy.botocore_signed == 1
+    ours, theirs = both(request(headers={"X-Amz-Security-Token": "left"}), plain)
+    assert ours == theirs and spy.botocore_signed == 3
+
+
 def test_a_request_botocore_cannot_sign_fails_the_same_way(spy: Spy) -> None:
     with pytest.raises(TypeError) as ours:
         FastSigV4(CREDENTIALS).sign(request(headers={"X-Custom": b"raw"}), "dynamodb", "eu-west-1")
