@@ -49,12 +49,45 @@ def to_json(value: object) -> str:
 
 
 def plain(value: object) -> Any:
-    """`value` as plain JSON types, so the runtime's own encoder cannot fail on it."""
+    """`value` as plain JSON types, so the runtime's own encoder cannot fail on it: `value`
+    itself when it is made of them already (dicts with string keys, lists, strings, numbers,
+    booleans, None: what `json.loads(to_json(value))` would rebuild equal), else that round
+    trip (Decimals, dates, sets, bytes, models, tuples, other keys)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, AttributeContainer):
         return simple_dict(value)
+    if _is_plain(value, _PLAIN_DEPTH):
+        return value
     return json.loads(to_json(value))
+
+
+#: how deep `_is_plain` looks before leaving a value to the round trip (a cycle ends there)
+_PLAIN_DEPTH = 64
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """Whether `value` is made only of JSON's own types (exactly: no subclasses); scalars are
+    checked in the loop, containers by recursion, `depth` levels at most."""
+    kind = type(value)
+    if kind is dict:
+        if depth == 0:
+            return False
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _PLAIN_SCALARS and not _is_plain(item, depth - 1):
+                return False
+        return True
+    if kind is list:
+        if depth == 0:
+            return False
+        for item in value:
+            if type(item) not in _PLAIN_SCALARS and not _is_plain(item, depth - 1):
+                return False
+        return True
+    return kind in _PLAIN_SCALARS
 
 
 def success(result: object, shape: Shape) -> dict[str, Any]:
