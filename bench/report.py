@@ -338,6 +338,12 @@ def notes(figures: dict[str, Any]) -> list[str]:
             p10_us = (sums["ours"]["p10"] - sums["handwritten"]["p10"]) * 1000
             out.append(f"warm ours {MINUS} handwritten: {gap_us:+.0f} µs at the median, "
                        f"{p10_us:+.0f} µs at the 10th percentile")
+        spread = warm.get("ours_vs_handwritten")
+        if spread:
+            out.append(f"warm ours/handwritten: 95% bootstrap interval of the median ratio "
+                       f"{spread['ci_low']:.3f}{DASH}{spread['ci_high']:.3f}; paired by block "
+                       f"(median of the per-block ratios): {spread['block_paired_median']:.3f}"
+                       f"{TIMES}")
     bare = figures.get("warm_bare")
     if bare:
         med = {k: v["median"] * 1000 for k, v in bare["duration_ms"].items()}

@@ -17,11 +17,12 @@ off (`AWS_LAMBDA_LOG_LEVEL=WARNING`), taking turns block by block.
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.rig import Rig, check, event, rotations
-from bench.stats import Summary
+from bench.stats import Summary, ratio_ci
 from emulators.lambda_runner import LambdaFunction
 
 WARMUP = 30
@@ -78,6 +79,7 @@ def run_warm(
         "invocations": rounds * block,
         "block": block,
         "processes_started": processes,
+        "ours_vs_handwritten": _ratio_spread(duration, block),
         "cpu_ms_per_invocation": {v: round(x, 4) for v, x in cpu_ms.items()},
         "variants": {
             v: {
@@ -87,6 +89,22 @@ def run_warm(
             for v in variants
         },
     }
+
+
+def _ratio_spread(duration: dict[str, list[float]], block: int) -> dict[str, float] | None:
+    """ours / handwritten Duration: the 95% bootstrap interval of the ratio of medians, and
+    the median of the per-block ratios (each round's blocks ran side by side, so a slow
+    moment of the machine cancels out)."""
+    ours, base = duration.get("ours"), duration.get("handwritten")
+    if not ours or not base:
+        return None
+    low, high = ratio_ci(ours, base)
+    blocks = [
+        statistics.median(ours[i:i + block]) / statistics.median(base[i:i + block])
+        for i in range(0, min(len(ours), len(base)), block)
+    ]
+    return {"ci_low": round(low, 4), "ci_high": round(high, 4),
+            "block_paired_median": round(statistics.median(blocks), 4)}
 
 
 #: The bare environments: (variant, handler, its environment variables).
