@@ -12,10 +12,10 @@ body, no query string, the root path, no `Date` or `X-Amz-Content-SHA256` header
 values and a signed payload. Anything else is signed by botocore's own `SigV4Auth`, as before.
 
 It takes over through botocore's public events: `choose-signer` (for a request botocore would
-sign with plain SigV4, it says "unsigned" and marks the request) and `before-sign` (where the
-marked request is signed). The credentials are the client's own, read through
-`get_frozen_credentials()` on every request as botocore does, so refreshes and partnerdb's
-refusal back-off behave as before. Nothing here logs.
+sign with plain SigV4, it says "unsigned" and marks the request) and `before-sign`, last (where
+the marked request is signed after every other handler has changed it). The credentials are
+the client's own, read through `get_frozen_credentials()` on every request as botocore does,
+so refreshes and partnerdb's refusal back-off behave as before. Nothing here logs.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class FastSigV4:
     def __init__(self, credentials: Any) -> None:
         self._credentials = credentials
         self._hosts: dict[str, str | None] = {}
-        #: ((access key, hash of the secret key), date, region, service) -> signing key: one
+        #: (access key, hash of the secret key, date, region, service) -> signing key: one
         #: entry, replaced daily and when the credentials rotate; the secret itself is not kept
         self._key: tuple[tuple[Any, ...], bytes] | None = None
 
@@ -92,7 +92,9 @@ class FastSigV4:
         """Take over the signing of `client`'s plain SigV4 requests."""
         service = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"choose-signer.{service}", self.choose)
-        client.meta.events.register(f"before-sign.{service}", self.before_sign)
+        # last: every other `before-sign` handler changes the request before it is signed,
+        # as when botocore signs after them all
+        client.meta.events.register_last(f"before-sign.{service}", self.before_sign)
 
     def choose(
         self, *, signing_name: str, region_name: str, signature_version: Any, context: Any,

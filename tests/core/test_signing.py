@@ -245,6 +245,37 @@ def test_choose_signer_takes_plain_sigv4() -> None:
     assert answer is botocore.UNSIGNED and context[MARK] == ("dynamodb", "eu-west-1")
 
 
+def test_handlers_registered_later_still_run_before_the_signature(
+    spy: Spy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `before-sign` handler added after partnerdb's changes the request first, as it would
+    before botocore's own signing: the header it adds is signed."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    client = botocore.session.get_session().create_client(
+        "dynamodb", "eu-west-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    FastSigV4(CREDENTIALS).install(client)
+    sent: list[str] = []
+
+    def add_header(request: Any, **_: Any) -> None:
+        request.headers["X-Later"] = "added"
+
+    class Sent(Exception):
+        """Raised where the request would go out: nothing leaves the process."""
+
+    def stop(request: Any, **_: Any) -> Any:
+        value = request.headers["Authorization"]
+        sent.append(value.decode() if isinstance(value, bytes) else value)
+        raise Sent
+
+    client.meta.events.register("before-sign.dynamodb", add_header)
+    client.meta.events.register("before-send.dynamodb", stop)
+    with pytest.raises(Sent):
+        client.describe_limits()
+    assert sent and "x-later" in sent[0].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert spy.botocore_signed == 0
+
+
 @pytest.fixture
 def checked_dynamodb(moto: Any) -> Iterator[tuple[SignatureCheck, str]]:
     check = SignatureCheck(forward_to(moto.url))
