@@ -183,12 +183,18 @@ class FastSigV4:
         return True
 
     def _host(self, url: str) -> str | None:
+        """`_host_of(url)`, remembered (a lookup, then a store: another thread may clear the
+        dict in between without this one failing)."""
         hosts = self._hosts
-        if url not in hosts:
-            if len(hosts) >= _URLS_KEPT:
-                hosts.clear()
-            hosts[url] = _host_of(url)
-        return hosts[url]
+        try:
+            return hosts[url]
+        except KeyError:
+            pass
+        host = _host_of(url)
+        if len(hosts) >= _URLS_KEPT:
+            hosts.clear()
+        hosts[url] = host
+        return host
 
     def _signing_key(self, credentials: Any, date: str, region: str, service: str) -> bytes:
         secret = credentials.secret_key

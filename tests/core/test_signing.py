@@ -175,6 +175,18 @@ def test_random_bodies_regions_and_credentials(spy: Spy) -> None:
     assert spy.botocore_signed == 200
 
 
+def test_many_endpoints_one_signer(spy: Spy) -> None:
+    """More endpoint URLs than the signer remembers (64): each still signed as botocore does."""
+    signer = FastSigV4(CREDENTIALS)
+    for n in range(100):
+        url = f"http://127.0.0.{n % 250 + 1}:{8000 + n}/"
+        ours, theirs = request_copy(request(url=url)), request_copy(request(url=url))
+        signer.sign(ours, "dynamodb", "eu-west-1")
+        botocore.auth.SigV4Auth(CREDENTIALS, "dynamodb", "eu-west-1").add_auth(theirs)
+        assert list(ours.headers.items()) == list(theirs.headers.items())
+    assert spy.botocore_signed == 100
+
+
 def test_the_signing_key_follows_the_date_and_the_secret(
     spy: Spy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
