@@ -18,7 +18,9 @@ Differences are taken per round (same round, same machine state) and then summar
 
 Hooks: a GetItem on a client with and without `install_deadline_hooks` (same canned answer),
 and the three hooked events (`before-parameter-build`, `before-send`, `needs-retry`) replayed
-directly from one real call's arguments on both clients.
+directly from one real call's arguments on both clients. The canned answer ends a call before
+its HTTP send, so a third pair times the whole deadline guarantee where it also works on the
+send path: a partner's GetItem over loopback HTTP with and without a deadline.
 """
 
 from __future__ import annotations
@@ -281,6 +283,7 @@ def hooks_task(args: dict[str, Any]) -> dict[str, Any]:
         diffs = [h - p for h, p in zip(pairs["hooked"], pairs["plain"], strict=True)]
         return Summary.of(diffs).to_json()
 
+    http = _deadline_over_http(rounds, calls)
     return {
         "rounds": rounds,
         "replays_per_round": replays,
@@ -289,7 +292,53 @@ def hooks_task(args: dict[str, Any]) -> dict[str, Any]:
         "direct_delta_us": delta(direct),
         "e2e_us": {k: Summary.of(v).to_json() for k, v in e2e.items()},
         "e2e_delta_us": delta(e2e),
+        "http_us": {k: Summary.of(v).to_json() for k, v in http.items()},
+        "http_delta_us": Summary.of(
+            [d - n for d, n in zip(http["deadline"], http["no_deadline"], strict=True)]
+        ).to_json(),
     }
+
+
+def _deadline_over_http(rounds: int, calls: int) -> dict[str, list[float]]:
+    """A partner's bound-model GetItem over loopback HTTP (`bench.responder`) in a DB scope
+    with no deadline and with one: what the whole deadline guarantee costs per call (the
+    hooks, and on the send path, which the canned figures never reach, the watchdog's
+    bookkeeping, the clamped timeouts and the pool's connection tracking).
+
+    CPU time of the calling thread only (`time.thread_time()`): the responder answers from a
+    thread of this process, and its work is not the client's.
+    """
+    from partnerdb import Deadline, Partners
+
+    def timed(call: Callable[[], Any]) -> float:
+        started = time.thread_time()
+        for _ in range(calls):
+            call()
+        return (time.thread_time() - started) / calls * 1e6
+
+    with Responder() as responder:
+        os.environ["AWS_ENDPOINT_URL"] = responder.url
+        os.environ.update(PARTNER)
+        models = load_module(FUNCTIONS / "ours" / "models.py", "bench_http_models")
+        payment: Any = models.Payment
+        partners = Partners.from_env()
+        partners.register_models(payment)
+
+        def get(deadline: Callable[[], Deadline]) -> Callable[[], Any]:
+            def call() -> Any:
+                with partners.db("acme", deadline=deadline()) as db:
+                    return db.model(payment).get("pay_bench")
+
+            return call
+
+        arms = {"no_deadline": get(Deadline.never), "deadline": get(lambda: Deadline.after(60))}
+        per_round: dict[str, list[float]] = {arm: [] for arm in arms}
+        for call in arms.values():
+            timed(call)
+        for round_no in range(rounds):
+            for arm in arms if round_no % 2 == 0 else reversed(arms):
+                per_round[arm].append(timed(arms[arm]))
+    return per_round
 
 
 if __name__ == "__main__":

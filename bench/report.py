@@ -163,10 +163,15 @@ def rows(figures: dict[str, Any]) -> list[Row]:
     if "hooks" in figures:
         hooks = figures["hooks"]
         direct, e2e = hooks["direct_delta_us"], hooks["e2e_delta_us"]
+        http = hooks.get("http_delta_us")
+        whole = f" / {http['median']:.1f}" if http else ""
         out.append(Row(
-            "Deadline hooks per call (µs): direct / end to end",
-            {"ours": f"{direct['median']:.1f} / {e2e['median']:.1f}"},
-            target="≤ 30 µs", result=_verdict(direct["median"] <= 30.0),
+            "Deadline per call (µs): hooks direct / end to end / whole, over HTTP"
+            if http else "Deadline hooks per call (µs): direct / end to end",
+            {"ours": f"{direct['median']:.1f} / {e2e['median']:.1f}{whole}"},
+            target="≤ 30 µs",
+            result=_verdict(direct["median"] <= 30.0
+                            and (http is None or http["median"] <= 30.0)),
         ))
     if "sts_runtime" in figures:
         doc = figures["sts_runtime"]
