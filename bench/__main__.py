@@ -66,7 +66,7 @@ class Plan:
     batch_records: int = 100
 
 
-FULL = Plan(40, 15, 30, 600, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20,
+FULL = Plan(40, 15, 30, 1800, 10, 60, 100, 30, 300, 5000, 1000, 6.0, 6.0, 200, 50, 100, 20,
             1000)
 QUICK = Plan(5, 3, 5, 100, 10, 10, 50, 6, 100, 1000, 200, 2.0, 12.0, 60, 20, 30, 5, 300,
              registry_rounds=6, registry_calls=500, registry_first_uses=10,
@@ -89,7 +89,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--cold-samples", type=int, default=None,
                         help="cold starts per variant (default 40; 5 with --quick)")
     parser.add_argument("--warm-invocations", type=int, default=None,
-                        help="warm invocations per variant (default 600; 100 with --quick)")
+                        help="warm invocations per variant (default 1800; 100 with --quick)")
     args = parser.parse_args(argv)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
     unknown = sorted(set(only) - set(FIGURES))
