@@ -126,6 +126,8 @@ def run_runtime_figures(selected: list[str], plan: Plan) -> dict[str, Any]:
             log("  warm without a DynamoDB call: the SDK's own share, with and without its "
                 "log line")
             figures["warm_bare"] = warm.run_bare(rig, plan.warm_invocations, plan.warm_block)
+            log("  warm without a DynamoDB call, each step of the SDK's pipeline timed")
+            figures["warm_steps"] = warm.run_steps(rig, plan.warm_invocations)
             log("  warm against a handwritten function that logs one line per invocation")
             figures["warm_logged"] = warm.run_logged(rig, plan.warm_invocations,
                                                      plan.warm_block)

@@ -357,6 +357,14 @@ def notes(figures: dict[str, Any]) -> list[str]:
                    f"its log line off {med['ours_without_log_line']:.0f}: the SDK's own share "
                    f"{med['ours'] - med['handwritten']:+.0f} µs, of which the log line "
                    f"{med['ours'] - med['ours_without_log_line']:+.0f} µs")
+    steps = figures.get("warm_steps")
+    if steps:
+        med = steps["median_us"]
+        by_step = ", ".join(f"{name.replace('_', ' ')} {us:.1f}"
+                            for name, us in med.items() if name != "whole")
+        out.append(f"warm without a DynamoDB call, ours' steps inside the runtime process "
+                   f"(steps_app, median µs of {steps['invocations']} invocations): {by_step}; "
+                   f"the whole handler {med.get('whole', 0.0):.1f}")
     logged = figures.get("warm_logged")
     if logged:
         med = {k: v["median"] * 1000 for k, v in logged["duration_ms"].items()}

@@ -11,7 +11,8 @@ the in-process overhead figure (`bench.overhead`) takes the network out.
 
 `run_bare` splits the SDK's own share out of the gap: the same environments serving a handler
 that makes no DynamoDB call (`bare_app.handler`): handwritten, ours, and ours with its log line
-off (`AWS_LAMBDA_LOG_LEVEL=WARNING`), taking turns block by block.
+off (`AWS_LAMBDA_LOG_LEVEL=WARNING`), taking turns block by block. `run_steps` splits ours'
+share by step of the SDK's pipeline, timed inside the runtime process (`steps_app.handler`).
 """
 
 from __future__ import annotations
@@ -158,6 +159,30 @@ def _durations(
             rig.started.remove(fn)
     return {"invocations": rounds * block,
             "duration_ms": {k: Summary.of(v).to_json() for k, v in duration.items()}}
+
+
+def run_steps(rig: Rig, invocations: int) -> dict[str, Any]:
+    """Median µs of each step of the SDK's pipeline inside one warm runtime process
+    (`steps_app`: the bare handler of ours with its steps timed), after a warm-up."""
+    fn = rig.function("ours", handler="steps_app.handler")
+    try:
+        for _ in range(WARMUP):
+            _bare_check("ours", fn.invoke(event()))
+        _steps_command(fn, "reset")
+        for _ in range(invocations):
+            _bare_check("ours", fn.invoke(event()))
+        report = _steps_command(fn, "report")
+    finally:
+        fn.stop()
+        rig.started.remove(fn)
+    return {"invocations": invocations, "median_us": report}
+
+
+def _steps_command(fn: LambdaFunction, command: str) -> dict[str, Any]:
+    result = fn.invoke({"benchSteps": command})
+    if result.is_error or not isinstance(result.payload, dict):
+        raise RuntimeError(f"steps_app {command}: {result.payload!r}")
+    return result.payload
 
 
 def _bare_check(name: str, result: Any) -> Any:
