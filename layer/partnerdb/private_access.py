@@ -267,9 +267,18 @@ def json_parser_factory(shortcut: Callable[[Any, Any], Any]) -> Any:
             return parsed
 
     class ShortcutParserFactory(ResponseParserFactory):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            #: what `set_parser_defaults` was given (a timestamp or blob parser), for ours too
+            self.shortcut_defaults: dict[str, Any] = {}
+
+        def set_parser_defaults(self, **kwargs: Any) -> None:
+            super().set_parser_defaults(**kwargs)
+            self.shortcut_defaults.update(kwargs)
+
         def create_parser(self, protocol_name: str) -> Any:
             if protocol_name == "json":
-                return ShortcutJSONParser()
+                return ShortcutJSONParser(**self.shortcut_defaults)
             return super().create_parser(protocol_name)
 
     return ShortcutParserFactory()

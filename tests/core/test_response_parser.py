@@ -190,6 +190,23 @@ def test_plain_items_are_not_walked_again(monkeypatch: pytest.MonkeyPatch) -> No
     assert walked.count("AttributeValue") == len(BINARY)
 
 
+def test_parser_defaults_set_on_the_factory_apply_as_on_botocores() -> None:
+    """`set_parser_defaults` (a timestamp or blob parser) reaches the JSON parser too."""
+    defaults = {"timestamp_parser": lambda value: f"raw:{value}",
+                "blob_parser": lambda value: f"blob:{value}".encode()}
+    ours, theirs = parser_factory(), botocore.parsers.ResponseParserFactory()
+    for factory in (ours, theirs):
+        factory.set_parser_defaults(**defaults)
+    for operation, body in [
+        ("DescribeTable", {"Table": {"TableName": "t", "CreationDateTime": 1700000000.5}}),
+        ("GetItem", {"Item": {**EVERY_TYPE, **BINARY}}),
+    ]:
+        shape = SERVICE.operation_model(operation).output_shape
+        parsed = ours.create_parser("json").parse(response(body), shape)
+        assert parsed == theirs.create_parser("json").parse(response(body), shape)
+    assert parsed["Item"]["blob"]["B"] == ("blob:" + BINARY["blob"]["B"]).encode()
+
+
 def test_other_protocols_get_botocores_parsers() -> None:
     factory = parser_factory()
     for protocol in ("query", "rest-json", "rest-xml", "ec2"):
