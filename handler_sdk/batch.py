@@ -7,7 +7,10 @@ the record instead). The answer is Lambda's ReportBatchItemFailures response,
 ``{"batchItemFailures": [{"itemIdentifier": id}]}``, naming every record that failed, was
 malformed, had an unknown partner, or was not started because the deadline would not fit it:
 those are delivered again, never dropped. FIFO queues and streams keep order, so the first
-failure stops the batch and it and every record after it are reported.
+failure stops the batch and it and every record after it are reported. With
+``skip_group_on_error`` a failure in an SQS FIFO batch stops only its message group: SQS keeps
+order within a group, so the other groups' records go on (a record without a group still stops
+the whole batch).
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ def is_ordered(records: list[dict[str, Any]], source: Shape) -> bool:
         return True
     arn = records[0].get("eventSourceARN")
     return isinstance(arn, str) and arn.endswith(".fifo")
+
+
+#: the stop scope of a record that a failure stops the whole batch for
+WHOLE_BATCH = ""
+
+
+def stop_scope(record: object, source: Shape, *, ordered: bool, by_group: bool) -> str | None:
+    """What a failure of `record` stops: None (nothing, an unordered batch), its SQS message
+    group (``by_group`` on a FIFO batch), or `WHOLE_BATCH`."""
+    if not ordered:
+        return None
+    if by_group and source is Shape.SQS and isinstance(record, dict):
+        group = _mapping(record, "attributes").get("MessageGroupId")
+        if isinstance(group, str) and group:
+            return group
+    return WHOLE_BATCH
 
 
 def record_data(record: Any) -> Any:
@@ -159,31 +178,34 @@ def run_batch(
     partners: Partners,
     deadline: Deadline,
     request_id: str | None = None,
+    skip_group_on_error: bool = False,
 ) -> BatchResult:
     """Call `handle(record, db)` once per record, each with its own partner's DB.
 
     `records` are the raw records, `given` what the handler gets for each (the same dicts, or
     a Powertools data class's record objects). A record is not started when the deadline has
     passed or is nearer than the longest record that succeeded so far. In an ordered batch,
-    the first record that fails or is not started stops the batch; every later record is
-    reported as not started.
+    the first record that fails or is not started stops the batch (with
+    `skip_group_on_error`, an SQS FIFO record's message group only); every later record it
+    stops is reported as not started.
     """
     ordered = is_ordered(records, shape)
     batch = BatchResult(shape)
     longest_ms = 0.0
-    stopped = False
+    stopped: set[str] = set()
     for record, obj in zip(records, given, strict=True):
         rid = item_id(record, shape) if isinstance(record, dict) else None
-        if stopped or deadline.remaining_ms() <= longest_ms:
+        scope = stop_scope(record, shape, ordered=ordered, by_group=skip_group_on_error)
+        halted = WHOLE_BATCH in stopped or scope in stopped
+        if halted or deadline.remaining_ms() <= longest_ms:
             result = RecordResult(rid, "not_started", status=504)
-            result.error_type = None if stopped else "DeadlineExceeded"
-            stopped = stopped or ordered
+            result.error_type = None if halted else "DeadlineExceeded"
         else:
             result = _run_one(record, obj, rid, handle, lookup, partners, deadline)
             if result.outcome == "ok":
                 longest_ms = max(longest_ms, result.duration_ms)
-            elif ordered:
-                stopped = True
+        if result.outcome != "ok" and scope is not None:
+            stopped.add(scope)
         batch.results.append(result)
         _log_record(result, shape, request_id)
     return batch

@@ -99,6 +99,7 @@ def with_partner_db(
     buffer_ms: int = DEFAULT_BUFFER_MS,
     partners: Partners | None = None,
     errors: Errors | None = None,
+    skip_group_on_error: bool = False,
 ) -> Callable[[Handler], LambdaHandler]: ...
 
 
@@ -111,6 +112,7 @@ def with_partner_db(
     buffer_ms: int = DEFAULT_BUFFER_MS,
     partners: Partners | None = None,
     errors: Errors | None = None,
+    skip_group_on_error: bool = False,
 ) -> LambdaHandler | Callable[[Handler], LambdaHandler]:
     """Decorate a handler ``(event, context, db)`` into a Lambda handler ``(event, context)``.
 
@@ -122,13 +124,15 @@ def with_partner_db(
     - ``partners``: a `Partners` to use instead of the process-wide ``Partners.from_env()``;
     - ``errors``: ``"return"`` answers a failure as a payload, ``"raise"`` raises it as a typed
       exception (`handler_sdk.failures`) after the log line; by default the event's shape
-      decides (raise for EventBridge and unknown shapes, return otherwise).
+      decides (raise for EventBridge and unknown shapes, return otherwise);
+    - ``skip_group_on_error``: in an SQS FIFO batch, a failed record stops only the records of
+      its message group, not the whole batch (the other groups' order is not at stake).
     """
     if args or (handler is not None and (isinstance(handler, type) or not callable(handler))):
         raise TypeError(
             "with_partner_db options are keyword-only: use @with_partner_db or "
             "@with_partner_db(models=[...], partner_from=..., buffer_ms=..., partners=..., "
-            "errors=...)"
+            "errors=..., skip_group_on_error=...)"
         )
     if isinstance(models, type) or not isinstance(models, Iterable):
         raise TypeError("models must be a list of PynamoDB model classes")
@@ -138,6 +142,8 @@ def with_partner_db(
         raise ValueError("buffer_ms must be an int >= 0")
     if partners is not None and not isinstance(partners, Partners):
         raise TypeError("partners must be a partnerdb.Partners")
+    if not isinstance(skip_group_on_error, bool):
+        raise TypeError("skip_group_on_error must be True or False")
     chosen_errors = check_errors_option(errors)
     chosen = partners if partners is not None else _default_partners.get()
     chosen.register_models(*models)
@@ -156,6 +162,7 @@ def with_partner_db(
                 buffer_ms=buffer_ms,
                 trace=trace,
                 errors=chosen_errors,
+                skip_group_on_error=skip_group_on_error,
             )
         )
 

@@ -50,6 +50,8 @@ class HandlerSpec:
     db_by_keyword: bool
     #: "return" or "raise" failures; None: the event's shape decides (`raises`)
     errors: Errors | None = None
+    #: a failed SQS FIFO record stops only its message group (`handler_sdk.batch`)
+    skip_group_on_error: bool = False
 
     @classmethod
     def of(
@@ -61,6 +63,7 @@ class HandlerSpec:
         buffer_ms: int,
         trace: bool,
         errors: Errors | None = None,
+        skip_group_on_error: bool = False,
     ) -> HandlerSpec:
         name = getattr(fn, "__name__", None) or type(fn).__name__
         return cls(
@@ -72,6 +75,7 @@ class HandlerSpec:
             trace_name=f"partnerdb ## {name}",
             db_by_keyword=takes_db_keyword(fn),
             errors=errors,
+            skip_group_on_error=skip_group_on_error,
         )
 
 
@@ -175,6 +179,7 @@ def _batch(
         partners=spec.partners,
         deadline=deadline_of(context, spec.buffer_ms),
         request_id=record.request_id,
+        skip_group_on_error=spec.skip_group_on_error,
     )
     record.count_batch(len(outcome.results), outcome.failed, outcome.not_started)
     record.sts_calls = outcome.sts_calls

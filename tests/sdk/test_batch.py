@@ -96,7 +96,9 @@ def run(event: dict[str, Any], partners: Partners, **kwargs: Any) -> Any:
         partners=partners,
         deadline=deadline,
         request_id="req-1",
+        skip_group_on_error=kwargs.pop("skip_group_on_error", False),
     )
+    assert not kwargs, kwargs
     return result, handler
 
 

@@ -74,6 +74,8 @@ def test_positional_options_are_refused(call: Any) -> None:
         ({"buffer_ms": -1}, ValueError),
         ({"buffer_ms": 1.5}, ValueError),
         ({"partners": object()}, TypeError),
+        ({"skip_group_on_error": "yes"}, TypeError),
+        ({"skip_group_on_error": 1}, TypeError),
     ],
 )
 def test_bad_options_fail_at_decoration(
