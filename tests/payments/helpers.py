@@ -128,3 +128,17 @@ def moto_issued_secrets() -> set[str]:
 def _endpoint() -> str:
     """moto's URL, as the `moto` fixture put it in the environment."""
     return os.environ["AWS_ENDPOINT_URL"]
+
+
+def drain_queue(sqs: Any, url: str, *, max_messages: int = 2000) -> list[dict[str, Any]]:
+    """Every message left in the queue at `url`, with its attributes (bounded: fails past
+    `max_messages`)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(max_messages // 10):
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=120, AttributeNames=["All"]
+        )
+        if not got.get("Messages"):
+            return found
+        found.extend(got["Messages"])
+    raise AssertionError(f"{url} still has messages after {max_messages}")

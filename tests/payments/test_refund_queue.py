@@ -33,7 +33,7 @@ from emulators.sqs_event_source import SqsEventSource
 from local.seed import PartnerAccount, scan_items
 from local.stack import Stack, seed_partners
 from tests.payments.conftest import Built
-from tests.payments.helpers import Payments, sdk_lines
+from tests.payments.helpers import Payments, drain_queue, sdk_lines
 
 HANDLERS = Path(__file__).parent / "handlers"
 PARTNERS = tuple(
@@ -158,7 +158,7 @@ def test_a_thousand_messages_with_faults_nothing_lost_nothing_twice(
             assert int(item["refunded"]["N"]) == REFUND * per_payment[item["id"]["S"]]
 
     # 2. every bad message in the DLQ, after MAX_RECEIVE receives
-    dead = _drain(sqs, dlq)
+    dead = drain_queue(sqs, dlq)
     assert {m["MessageId"] for m in dead} == set(bad)
     assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE for m in dead)
 
@@ -166,7 +166,7 @@ def test_a_thousand_messages_with_faults_nothing_lost_nothing_twice(
     succeeded = {r["item_id"] for r in records if r["outcome"] == "ok"}
     assert stats.deleted_ids == set(good)
     assert set(good) <= succeeded and not succeeded & set(bad)
-    assert _drain(sqs, queue) == []
+    assert drain_queue(sqs, queue) == []
     assert (len(good), len(bad), len(good) + len(bad)) == (880, BAD, 1000)
 
 
@@ -238,15 +238,3 @@ def _send_all(
             else:
                 bad[sent["MessageId"]] = str(why)
     return good, bad
-
-
-def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for _ in range(200):
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=120, AttributeNames=["All"]
-        )
-        if not got.get("Messages"):
-            return found
-        found.extend(got["Messages"])
-    raise AssertionError(f"{url} still has messages after 2,000")

@@ -21,7 +21,7 @@ from emulators.sqs_event_source import SqsEventSource
 from local.seed import scan_items
 from local.stack import DEMO_PARTNERS, Stack
 from tests.payments.conftest import Built
-from tests.payments.helpers import Payments, sdk_lines
+from tests.payments.helpers import Payments, drain_queue, sdk_lines
 
 HANDLERS = Path(__file__).parent / "handlers"
 MAX_RECEIVE = 2
@@ -46,38 +46,36 @@ def test_a_failing_group_holds_back_only_itself(stack: Stack, built: Built, tmp_
     sent = _send(sqs, queue, paid)
 
     fifo = Stack(moto=stack.moto, opt=built.opt, task_root=task_root, started=stack.started)
-    refunds = fifo.function(
-        handler="fifo_refunds.handler", timeout_s=2.0
-    )
+    refunds = fifo.function(handler="fifo_refunds.handler", timeout_s=2.0)
     mapping = SqsEventSource(queue, [refunds], endpoint_url=stack.moto.url, batch_size=10)
     stats = mapping.run(max_seconds=120)
     logs = refunds.logs()
 
     assert stats.stopped_because == "drained", stats
-    good = {mid for mid, (group, kind) in sent.items() if kind == "refund"}
-    held = {mid for mid, (group, kind) in sent.items() if kind != "refund"}
+    good = {mid for mid, (_, kind) in sent.items() if kind == "refund"}
+    held = set(sent) - good
     records = [line for line in sdk_lines(logs) if line["message"] == "record"]
     done = [r["item_id"] for r in records if r["outcome"] == "ok"]
 
     # every good refund made exactly once, each group's in send order, and deleted
     assert Counter(done) == Counter(good)
     for partner in DEMO_PARTNERS:
-        mine = [mid for mid, (group, kind) in sent.items() if group == partner.partner_id]
+        mine = _group(sent, partner.partner_id)
         assert [mid for mid in done if mid in mine] == [m for m in mine if m in good]
-        items = scan_items(f"{partner.table_prefix}transactions", partner.account_id,
-                           stack.moto.url)
+        table = f"{partner.table_prefix}transactions"
+        items = scan_items(table, partner.account_id, stack.moto.url)
         assert sum(1 for i in items if i["kind"]["S"] == "refund") == REFUNDS_PER_PARTNER
     assert stats.deleted_ids == good
 
     # globex's group was never held back: each of its messages delivered once
-    globex = [mid for mid, (group, _) in sent.items() if group == "globex"]
-    assert all(Counter(r["item_id"] for r in records)[mid] == 1 for mid in globex)
+    delivered = Counter(r["item_id"] for r in records)
+    assert all(delivered[mid] == 1 for mid in _group(sent, "globex"))
     # the unknown partner's group and acme's poisoned message went to the DLQ, nothing else
-    dead = _drain(sqs, dlq)
+    dead = drain_queue(sqs, dlq)
     assert {m["MessageId"] for m in dead} == held
     assert all(int(m["Attributes"]["ApproximateReceiveCount"]) >= MAX_RECEIVE for m in dead)
     # acme's messages after the poison waited for it, reported as not started, never failed
-    after_poison = [m for m in _group(sent, "acme")[POISON_AFTER + 1 :]]
+    after_poison = _group(sent, "acme")[POISON_AFTER + 1 :]
     stopped = [r for r in records if r["item_id"] in after_poison and r["outcome"] != "ok"]
     assert stopped and {r["outcome"] for r in stopped} == {"not_started"}
 
@@ -110,8 +108,12 @@ def _send(sqs: Any, queue: str, paid: dict[str, str]) -> dict[str, tuple[str, st
             if group != "acme" and n == REFUNDS_PER_PARTNER:
                 continue
             kind = "refund"
-            body: Any = {"partnerId": group, "id": paid.get(group, "pay_x"), "amount": 3,
-                         "idempotencyKey": f"{group}-refund-{n}"}
+            body: Any = {
+                "partnerId": group,
+                "id": paid.get(group, "pay_x"),
+                "amount": 3,
+                "idempotencyKey": f"{group}-refund-{n}",
+            }
             if group == "initech":
                 kind = "unknown partner"
             if group == "acme" and n == POISON_AFTER:
@@ -128,15 +130,3 @@ def _send(sqs: Any, queue: str, paid: dict[str, str]) -> dict[str, tuple[str, st
 
 def _group(sent: dict[str, tuple[str, str]], group: str) -> list[str]:
     return [mid for mid, (g, _) in sent.items() if g == group]
-
-
-def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for _ in range(20):
-        got = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=120, AttributeNames=["All"]
-        )
-        if not got.get("Messages"):
-            return found
-        found.extend(got["Messages"])
-    raise AssertionError(f"{url} still has messages after 200")
