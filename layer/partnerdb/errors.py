@@ -91,7 +91,13 @@ class RegistryError(PartnerDBError):
 
     def __init__(self, partner_id: str, problem: str) -> None:
         self.partner_id = partner_id
+        self.problem = problem
         super().__init__(f"partner {partner_id!r}: {problem}")
+
+    def fresh(self) -> RegistryError:
+        """The same error as a new object, to raise in place of a cached one: an exception
+        object raised again keeps every traceback it went through, and their frames."""
+        return type(self)(self.partner_id, self.problem)
 
 
 class RegistryUnavailable(RegistryError):
@@ -107,4 +113,8 @@ class RegistryEntryInvalid(RegistryError):
 
     def __init__(self, partner_id: str, field: str, problem: str) -> None:
         self.field = field
+        self.field_problem = problem
         super().__init__(partner_id, f"registry entry field {field!r} {problem}")
+
+    def fresh(self) -> RegistryEntryInvalid:
+        return RegistryEntryInvalid(self.partner_id, self.field, self.field_problem)

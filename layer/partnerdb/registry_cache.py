@@ -44,6 +44,7 @@ from partnerdb.errors import (
     ConfigError,
     DeadlineExceeded,
     RegistryEntryInvalid,
+    RegistryError,
     RegistryUnavailable,
     UnknownPartner,
 )
@@ -132,7 +133,7 @@ class _Entry:
         if self.config is not None:
             return self.config
         if self.error is not None:
-            raise self.error
+            raise self.error.fresh()
         raise UnknownPartner(partner_id, registry)
 
 
@@ -219,6 +220,8 @@ class RegistryCache:
             raise RegistryUnavailable(partner_id, "registry lookup still running, gave up waiting")
         if flight.entry is not None:
             return flight.entry.result(partner_id, self._where)
+        if isinstance(flight.error, RegistryError):
+            raise flight.error.fresh()
         if flight.error is not None:
             raise flight.error
         raise RegistryUnavailable(partner_id, "registry lookup failed")

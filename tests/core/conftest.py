@@ -8,14 +8,17 @@ from collections.abc import Callable
 import pytest
 
 from emulators.moto_server import MotoServer
+from local.registry_seed import REGISTRY_TABLE, create_registry_table, entry_of, put_table_entry
 from local.seed import PartnerAccount, create_table_for
-from partnerdb import Partners
+from partnerdb import DynamoDBRegistry, Partners, RegistrySettings
 from tests.core.models import Ledger, Order
 from tests.support import FakeClock
 
 ACME = PartnerAccount("acme", "111111111111", "acme-external-id-7f3a9")
 GLOBEX = PartnerAccount("globex", "222222222222", "globex-external-id-19bc2", table_prefix="gx_")
 HOME_ACCOUNT = "123456789012"
+#: a partner served from the registry only (`table_registry`)
+INITECH = PartnerAccount("initech", "333333333333", "initech-external-id-55aa1", table_prefix="in_")
 
 
 @pytest.fixture
@@ -52,3 +55,19 @@ def no_endpoint_override(monkeypatch: pytest.MonkeyPatch) -> None:
         if key.startswith("AWS_ENDPOINT_URL") or key in ("AWS_DATA_PATH", "AWS_PROFILE"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+
+@pytest.fixture
+def table_registry(moto: MotoServer) -> DynamoDBRegistry:
+    """The registry table in the home account, holding INITECH; its tables in its account."""
+    create_registry_table(moto.url)
+    put_table_entry(moto.url, entry_of(INITECH))
+    create_table_for(Order, INITECH, moto.url)
+    return DynamoDBRegistry(table=REGISTRY_TABLE)
+
+
+def registry_partners(registry: object, clock: FakeClock, **settings: float) -> Partners:
+    """Partners from `registry` only, cache timings from `settings`, on the injected clock."""
+    return Partners(
+        [], registry=registry, clock=clock, registry_settings=RegistrySettings(**settings)  # type: ignore[arg-type]
+    )

@@ -38,11 +38,9 @@ from partnerdb import (
     redact_secrets,
 )
 from partnerdb.registry import registry_settings_from_env
-from tests.core.conftest import ACME, GLOBEX
+from tests.core.conftest import ACME, GLOBEX, INITECH, registry_partners
 from tests.core.models import Order
 from tests.support import FakeClock, FakeContext
-
-INITECH = PartnerAccount("initech", "333333333333", "initech-external-id-55aa1", table_prefix="in_")
 
 
 def fresh_initech(moto: MotoServer) -> PartnerAccount:
@@ -56,22 +54,6 @@ def fresh_initech(moto: MotoServer) -> PartnerAccount:
 def partner_calls(moto: MotoServer, account: str) -> list[dict[str, str]]:
     role = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
     return [c for c in moto.sts_assume_role_calls() if c["role_arn"] == role]
-
-
-@pytest.fixture
-def table_registry(moto: MotoServer) -> DynamoDBRegistry:
-    """The registry table in the home account, holding INITECH; its tables in its account."""
-    create_registry_table(moto.url)
-    put_table_entry(moto.url, entry_of(INITECH))
-    create_table_for(Order, INITECH, moto.url)
-    return DynamoDBRegistry(table=REGISTRY_TABLE)
-
-
-def registry_partners(registry: object, clock: FakeClock, **settings: float) -> Partners:
-    """Partners from `registry` only, cache timings from `settings`, on the injected clock."""
-    return Partners(
-        [], registry=registry, clock=clock, registry_settings=RegistrySettings(**settings)  # type: ignore[arg-type]
-    )
 
 
 @pytest.mark.ddblocal

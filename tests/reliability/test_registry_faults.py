@@ -197,6 +197,28 @@ def test_concurrent_first_lookups_of_one_id_make_one_read(
     assert partners.registry is not None and partners.registry.stats.reads == 1
 
 
+def test_threads_waiting_on_a_failed_read_each_get_their_own_error(
+    faults: RegistryFaults, clock: FakeClock
+) -> None:
+    """Each waiter raises a new `RegistryUnavailable`, not the reading thread's object (an
+    exception raised again in several threads collects all their tracebacks and frames)."""
+    faults.mode, faults.delay = "refuse", 0.3
+    partners = make_partners(clock, timeout=3)
+    start = threading.Barrier(6)
+
+    def first_use(_: int) -> RegistryUnavailable:
+        start.wait(timeout=5)
+        with pytest.raises(RegistryUnavailable) as caught:
+            partners.db("reg1", deadline=Deadline.after(10))
+        return caught.value
+
+    with ThreadPoolExecutor(6) as pool:
+        raised = list(pool.map(first_use, range(6)))
+    assert faults.registry_reads == 1
+    assert len({id(e) for e in raised}) == 6
+    assert len({str(e) for e in raised}) == 1 and "'reg1'" in str(raised[0])
+
+
 def test_isolation_under_threads_with_registry_partners(
     faults: RegistryFaults, moto: MotoServer, clock: FakeClock
 ) -> None:
