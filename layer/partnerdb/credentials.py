@@ -114,15 +114,25 @@ class SessionCache:
             self.stats.add(partners_bound=1, evictions=evicted)
             return session
 
-    def drop(self, partner_id: str) -> bool:
-        """Forget a partner's session (credentials, client, bound models); True if one was cached.
+    def drop(self, partner_id: str, evicted: bool = False) -> bool:
+        """Forget a partner's session (credentials, client, bound models, and its secrets in
+        the redactor); True if one was cached.
 
         For a partner whose configuration changed or that was disabled: the next `get` builds
         a fresh session, so the next call assumes the role again with the current config.
+        A partner `evicted` from the registry cache keeps its back-off (as a session evicted
+        here does): `get` resumes it if the partner comes back unchanged.
         """
         with self._lock:
-            self._backoffs.pop(partner_id, None)
-            return self._sessions.pop(partner_id, None) is not None
+            session = self._sessions.pop(partner_id, None)
+            if not evicted:
+                self._backoffs.pop(partner_id, None)
+            elif session is not None:
+                self._keep_backoff(session)
+        if session is None:
+            return False
+        session.assume_role.forget_secrets()
+        return True
 
     def cached_partner_ids(self) -> list[str]:
         with self._lock:

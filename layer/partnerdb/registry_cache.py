@@ -14,9 +14,11 @@
   `failure_backoff` seconds, then one read probes the registry (success closes the circuit,
   failure re-arms it). The failure memory is its own LRU of `cache_size` ids, so an outage
   never evicts the entries that serve stale.
+- Active partners and the other answers (unknown, disabled, malformed) are kept in two LRUs of
+  `cache_size` ids each, so ids anyone can send (unknown ones) never push a partner in use out.
 - ExternalIds of cached entries are in the log redactor; they leave it when their entry is
-  replaced, disabled or evicted, and `on_drop(partner_id)` is called so the partner's
-  session (credentials and bound models) goes too.
+  replaced, disabled or evicted, and `on_drop(partner_id, evicted)` is called so the partner's
+  session (credentials and bound models) goes too (an evicted one keeps its back-off).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class RegistryCache:
         settings: RegistrySettings | None = None,
         *,
         clock: SecondsClock = time.monotonic,
-        on_drop: Callable[[str], object] | None = None,
+        on_drop: Callable[[str, bool], object] | None = None,
     ) -> None:
         self.registry = registry
         self._where = registry.describe()
@@ -164,14 +166,15 @@ class RegistryCache:
         self.stats = RegistryStats(lock=self._lock)  # updated below under self._lock
         self._clock = clock
         self._on_drop = on_drop
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()  # active partners
+        self._absent: OrderedDict[str, _Entry] = OrderedDict()  # unknown, disabled, malformed
         self._flights: dict[str, _Flight] = {}
         self._retry_at: OrderedDict[str, float] = OrderedDict()  # id -> no read before then
         self._failed_in_a_row = 0
         self._circuit_until = 0.0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._absent)
 
     def lookup(self, partner_id: str, deadline: Deadline | None = None) -> PartnerConfig:
         """The active partner's config; `partner_id` must already be normalized.
@@ -181,9 +184,9 @@ class RegistryCache:
         """
         now = self._clock()
         with self._lock:
-            entry = self._entries.get(partner_id)
+            entry = self._entries.get(partner_id) or self._absent.get(partner_id)
             if entry is not None and now < entry.expires_at:
-                self._entries.move_to_end(partner_id)
+                self._lru(entry).move_to_end(partner_id)
                 self.stats.hits += 1
                 return entry.result(partner_id, self._where)
             flight = self._flights.get(partner_id)
@@ -208,6 +211,7 @@ class RegistryCache:
         """Forget a partner now (its ExternalId leaves the redactor, its session is dropped)."""
         with self._lock:
             old = self._entries.pop(partner_id, None)
+            self._absent.pop(partner_id, None)
         self._forget(partner_id, old, None)
 
     def _follow(self, partner_id: str, flight: _Flight, deadline: Deadline | None) -> PartnerConfig:
@@ -340,11 +344,11 @@ class RegistryCache:
     def _store(self, partner_id: str, entry: _Entry, old: _Entry | None) -> None:
         evicted: list[tuple[str, _Entry]] = []
         with self._lock:
-            current = self._entries.get(partner_id, old)
-            self._entries[partner_id] = entry
-            self._entries.move_to_end(partner_id)
-            while len(self._entries) > self.settings.cache_size:
-                evicted.append(self._entries.popitem(last=False))
+            current = self._entries.pop(partner_id, None) or self._absent.pop(partner_id, old)
+            lru = self._lru(entry)
+            lru[partner_id] = entry
+            while len(lru) > self.settings.cache_size:
+                evicted.append(lru.popitem(last=False))
                 self.stats.evictions += 1
         # The redactor counts references: add an ExternalId once per entry that brings it,
         # so the `_forget` of the entry that held it last takes it out again.
@@ -353,9 +357,14 @@ class RegistryCache:
         if current is not entry:
             self._forget(partner_id, current, entry)
         for pid, gone in evicted:
-            self._forget(pid, gone, None)
+            self._forget(pid, gone, None, evicted=True)
 
-    def _forget(self, partner_id: str, old: _Entry | None, new: _Entry | None) -> None:
+    def _lru(self, entry: _Entry) -> OrderedDict[str, _Entry]:
+        return self._entries if entry.config is not None else self._absent
+
+    def _forget(
+        self, partner_id: str, old: _Entry | None, new: _Entry | None, *, evicted: bool = False
+    ) -> None:
         """Drop what `old` held once `new` (or nothing) replaces it."""
         if old is None or old.config is None:
             return
@@ -365,7 +374,7 @@ class RegistryCache:
         if _external_id(new) != old.config.external_id:
             REDACTOR.discard(old.config.external_id)
         if self._on_drop is not None:
-            self._on_drop(partner_id)
+            self._on_drop(partner_id, evicted)
 
 
 def _external_id(entry: _Entry | None) -> str | None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import uuid
 from collections.abc import Callable
 
 import pytest
 
 from emulators.moto_server import MotoServer
 from local.registry_seed import REGISTRY_TABLE, create_registry_table, entry_of, put_table_entry
-from local.seed import PartnerAccount, create_table_for
+from local.seed import ROLE_NAME, PartnerAccount, create_table_for
 from partnerdb import DynamoDBRegistry, Partners, RegistrySettings
 from tests.core.models import Ledger, Order
 from tests.support import FakeClock
@@ -71,3 +73,17 @@ def registry_partners(registry: object, clock: FakeClock, **settings: float) -> 
     return Partners(
         [], registry=registry, clock=clock, registry_settings=RegistrySettings(**settings)  # type: ignore[arg-type]
     )
+
+
+def fresh_initech(moto: MotoServer) -> PartnerAccount:
+    """INITECH under an ExternalId no other test registered: the redactor counts references
+    across every `Partners` of the process, so a redaction test needs an id of its own."""
+    account = dataclasses.replace(INITECH, external_id=f"initech-{uuid.uuid4().hex[:12]}")
+    put_table_entry(moto.url, entry_of(account))
+    return account
+
+
+def partner_calls(moto: MotoServer, account: str) -> list[dict[str, str]]:
+    """The AssumeRole calls moto's STS recorded for the partner role of `account`."""
+    role = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
+    return [c for c in moto.sts_assume_role_calls() if c["role_arn"] == role]

@@ -4,11 +4,9 @@ malformed entries, and redaction of registry ExternalIds."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 import threading
-import uuid
 
 import pytest
 
@@ -23,7 +21,7 @@ from local.registry_seed import (
     put_ssm_entry,
     put_table_entry,
 )
-from local.seed import ROLE_NAME, PartnerAccount, create_table_for
+from local.seed import PartnerAccount, create_table_for
 from partnerdb import (
     ConfigError,
     Deadline,
@@ -38,22 +36,16 @@ from partnerdb import (
     redact_secrets,
 )
 from partnerdb.registry import registry_settings_from_env
-from tests.core.conftest import ACME, GLOBEX, INITECH, registry_partners
+from tests.core.conftest import (
+    ACME,
+    GLOBEX,
+    INITECH,
+    fresh_initech,
+    partner_calls,
+    registry_partners,
+)
 from tests.core.models import Order
 from tests.support import FakeClock, FakeContext
-
-
-def fresh_initech(moto: MotoServer) -> PartnerAccount:
-    """INITECH under an ExternalId no other test registered: the redactor counts references
-    across every `Partners` of the process, so a redaction test needs an id of its own."""
-    account = dataclasses.replace(INITECH, external_id=f"initech-{uuid.uuid4().hex[:12]}")
-    put_table_entry(moto.url, entry_of(account))
-    return account
-
-
-def partner_calls(moto: MotoServer, account: str) -> list[dict[str, str]]:
-    role = f"arn:aws:iam::{account}:role/{ROLE_NAME}"
-    return [c for c in moto.sts_assume_role_calls() if c["role_arn"] == role]
 
 
 @pytest.mark.ddblocal
