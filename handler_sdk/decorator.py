@@ -154,6 +154,7 @@ def with_partner_db(
         if isinstance(fn, type) or not callable(fn):
             raise TypeError("with_partner_db decorates a callable(event, context, db)")
         compose.check_inner(fn)
+        invocation.check_plain_function(fn, "a with_partner_db handler")
         return _wrap(
             HandlerSpec.of(
                 fn,

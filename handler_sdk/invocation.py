@@ -32,6 +32,9 @@ from partnerdb import Deadline, Partners, normalize_partner_id
 Handler = Callable[..., Any]
 PartnerFrom = Callable[[Any], object]
 
+#: what handlers return most: answered without further checks (`plain_result`)
+_PLAIN_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
+
 _event: ContextVar[ParsedEvent | None] = ContextVar("handler_sdk_event", default=None)
 
 
@@ -167,8 +170,8 @@ def _batch(
 
     def handle(given: Any, db: Any) -> object:
         if spec.db_by_keyword:
-            return spec.fn(given, context, db=db)
-        return spec.fn(given, context, db)
+            return plain_result(spec.fn(given, context, db=db))
+        return plain_result(spec.fn(given, context, db))
 
     outcome = batch.run_batch(
         records,
@@ -199,8 +202,8 @@ def _call(
     try:
         with db:
             if spec.db_by_keyword:
-                return spec.fn(event, context, db=db)
-            return spec.fn(event, context, db)
+                return plain_result(spec.fn(event, context, db=db))
+            return plain_result(spec.fn(event, context, db))
     finally:
         record.sts_calls = db.sts_calls
 
@@ -243,6 +246,36 @@ def deadline_of(context: Any, buffer_ms: int) -> Deadline:
 def _status_of(response: dict[str, Any], shape: Shape) -> int:
     status = response.get("statusCode" if shape in HTTP_SHAPES else "status")
     return status if isinstance(status, int) else 200
+
+
+def check_plain_function(fn: object, what: str) -> None:
+    """Refuse an ``async def`` or generator function: Lambda's Python runtime never awaits or
+    iterates what a handler returns, so its body would never run (and a batch would be
+    answered as a success). A plain function that runs async code itself is fine."""
+    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn).__call__
+    if (
+        inspect.iscoroutinefunction(call)
+        or inspect.isasyncgenfunction(call)
+        or inspect.isgeneratorfunction(call)
+    ):
+        kind = "a generator function" if inspect.isgeneratorfunction(call) else "async"
+        raise TypeError(
+            f"{what} must be a plain function, not {kind}: Lambda's Python runtime never runs "
+            "its body (wrap async code in a plain function that calls asyncio.run)"
+        )
+
+
+def plain_result(value: Any) -> Any:
+    """`value`, unless a handler returned a coroutine or generator (`check_plain_function`
+    refuses those handlers when decorating; this catches one built at run time): then it is
+    closed, so nothing is left pending, and the invocation or record fails."""
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if inspect.iscoroutine(value) or inspect.isgenerator(value):
+        value.close()
+    elif not (inspect.isawaitable(value) or inspect.isasyncgen(value)):
+        return value
+    raise TypeError(f"the handler returned {type(value).__name__}, whose body never ran")
 
 
 def takes_db_keyword(fn: Handler) -> bool:

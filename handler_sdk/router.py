@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from handler_sdk import logs
 from handler_sdk.errors import ECHO_MAX, BadRequest, UnknownAction
-from handler_sdk.invocation import parsed_event
+from handler_sdk.invocation import check_plain_function, parsed_event
 from partnerdb import PartnerDB
 
 #: fn(data, db, context) -> a dict, list, PynamoDB model, None or a proxy response
@@ -52,6 +52,7 @@ class ActionRouter:
                 raise ValueError(f"action {name!r} is already registered")
             if not callable(fn):
                 raise TypeError(f"action {name!r} must be a callable(data, db, context)")
+            check_plain_function(fn, f"action {name!r}")
             self._actions[name] = fn
             return fn
 
