@@ -10,8 +10,11 @@
   data are ``detail.action`` and ``detail.data``.
 - SQS, Kinesis, DynamoDB Streams (``Records`` of one ``eventSource``): a partner per record,
   see `handler_sdk.batch`.
-- Anything else with AWS's markers (``Records`` of another source, such as SNS or S3) is
-  `Shape.UNSUPPORTED`: its partner id is an `UnsupportedEvent` naming it.
+- Anything else with AWS's markers (``Records`` of another source, such as SNS or S3; a
+  top-level ``eventSource`` as Kafka, Amazon MQ and DocumentDB send; CloudWatch Logs'
+  ``awslogs``, Firehose, S3 Batch Operations, Cognito, CloudFormation; a JSON array, as
+  EventBridge Pipes sends) is `Shape.UNSUPPORTED`: its partner id is an `UnsupportedEvent`
+  naming it, raised by default, so a source that retries only raised errors retries it.
 
 Anything malformed raises `BadRequest` (400); ids are checked by `normalize_partner_id`.
 """
@@ -55,13 +58,26 @@ RECORD_SOURCES = {
     "aws:dynamodb": Shape.DYNAMODB_STREAMS,
 }
 _EVENTBRIDGE_KEYS = frozenset({"detail-type", "source", "detail"})
+#: A top-level key that marks an event of another AWS source (read without ``partnerId``).
+_SOURCE_MARKERS = {
+    "awslogs": "a CloudWatch Logs subscription event",
+    "deliveryStreamArn": "a Firehose transformation event",
+    "invocationSchemaVersion": "an S3 Batch Operations event",
+    "triggerSource": "a Cognito trigger event",
+    "ResponseURL": "a CloudFormation custom resource event",
+}
 
 
 def detect_shape(event: object) -> Shape:
-    """The event's shape; a direct invoke when nothing else matches (even a non-dict)."""
+    """The event's shape; a direct invoke when nothing else matches (a non-dict too, but for
+    a JSON array: no direct invoke sends one, EventBridge Pipes does)."""
+    if isinstance(event, list):
+        return Shape.UNSUPPORTED
     if isinstance(event, dict):
         if "Records" in event:
             return _records_shape(event["Records"])
+        if "partnerId" not in event and _other_source(event) is not None:
+            return Shape.UNSUPPORTED
         context = event.get("requestContext")
         if isinstance(context, dict):
             if event.get("version") == "2.0" and "http" in context:
@@ -91,9 +107,24 @@ def _record_source(record: object) -> str:
     return source if isinstance(source, str) else ""
 
 
+def _other_source(event: dict[str, Any]) -> str | None:
+    """What another AWS source's event is, by its top-level markers, else None."""
+    source = event.get("eventSource")
+    if isinstance(source, str) and source:
+        return f"an {source[:ECHO_MAX]} event"
+    for key, named in _SOURCE_MARKERS.items():
+        if key in event:
+            return named
+    return None
+
+
 def describe(event: object) -> str:
     """What an unsupported event looks like, for its error message (no payload echoed)."""
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
+    if isinstance(event, list):
+        return "a JSON array (as EventBridge Pipes sends)"
+    if isinstance(event, dict) and not isinstance(event.get("Records"), list):
+        return _other_source(event) or "an event of unknown shape"
+    if not isinstance(event, dict):
         return "an event of unknown shape"
     sources = sorted({_record_source(r)[:ECHO_MAX] or "(no eventSource)" for r in event["Records"]})
     if not sources:
@@ -103,6 +134,8 @@ def describe(event: object) -> str:
 
 def partner_id_of(event: object, shape: Shape) -> str:
     """The invocation's partner id, normalized; `BadRequest`/`InvalidPartnerId` if unusable."""
+    if shape is Shape.UNSUPPORTED:
+        raise UnsupportedEvent(describe(event))
     if not isinstance(event, dict):
         raise BadRequest("event must be a JSON object")
     if shape is Shape.DIRECT:

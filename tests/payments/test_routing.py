@@ -56,10 +56,12 @@ def test_data_that_is_not_an_object(payments: Payments) -> None:
 
 
 def test_events_without_a_usable_partner(payments: Payments) -> None:
-    events: list[object] = [[], "acme", 42, None]
+    events: list[object] = ["acme", 42, None]
     for event in events:
         response = payments.invoke(event).payload
         assert _answer(response) == (False, 400, "event must be a JSON object"), event
+    array = payments.fn.invoke([{"partnerId": "acme"}])  # EventBridge Pipes' shape: raised
+    assert array.is_error and array.error_type == "UnsupportedEvent", array.error_message
     no_partner = payments.invoke({"action": "getPayment", "data": {"id": "p"}}).payload
     assert _answer(no_partner) == (False, 400, "partnerId is required")
     assert access_role_calls() == []

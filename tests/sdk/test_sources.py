@@ -155,6 +155,39 @@ def test_an_unknown_shape_is_named_and_raised(partners: Partners) -> None:
     assert seen.calls == []
 
 
+OTHER_SOURCES = {
+    "kafkaEventMsk": "aws:kafka",
+    "kafkaEventSelfManaged": "aws:SelfManagedKafka",
+    "activeMQEvent": "aws:amq",
+    "rabbitMQEvent": "aws:rmq",
+    "cloudWatchLogEvent": "CloudWatch Logs",
+    "kinesisFirehosePutEvent": "Firehose",
+    "s3BatchOperationEventSchemaV2": "S3 Batch Operations",
+    "cognitoPreSignUpEvent": "Cognito",
+    "cloudformationCustomResourceCreate": "CloudFormation",
+}
+
+
+@pytest.mark.parametrize(("name", "named"), sorted(OTHER_SOURCES.items()))
+def test_events_of_other_sources_are_raised_not_answered(
+    partners: Partners, name: str, named: str
+) -> None:
+    """Kafka, Amazon MQ, CloudWatch Logs and the rest retry (or fail visibly) only on a raised
+    error: answered as a direct invoke's 400 they would count as processed."""
+    seen, handler = decorated(partners)
+    with pytest.raises(UnsupportedEvent, match=named):
+        handler(sample(name), FakeContext())
+    assert seen.calls == []
+
+
+def test_an_eventbridge_pipes_batch_is_raised_not_answered(partners: Partners) -> None:
+    """EventBridge Pipes hands a Lambda target a JSON array of the source's records."""
+    seen, handler = decorated(partners)
+    with pytest.raises(UnsupportedEvent, match="JSON array"):
+        handler(sample("sqsEvent")["Records"], FakeContext())
+    assert seen.calls == []
+
+
 def test_errors_raise_on_a_direct_invoke(
     partners: Partners, caplog: pytest.LogCaptureFixture
 ) -> None:
