@@ -2,8 +2,10 @@
 
 Each record gets its own partner and DB: the partner id is the SQS message attribute
 ``partnerId``, else ``partnerId`` in the JSON body; for Kinesis ``partnerId`` in the base64 JSON
-data; for DynamoDB Streams ``partnerId`` in the new image (a ``partner_from`` callable receives
-the record instead). The answer is Lambda's ReportBatchItemFailures response,
+data; for DynamoDB Streams ``partnerId`` in the new image, else the old image (a REMOVE) or the
+keys (a KEYS_ONLY stream); a ``partner_from`` callable receives the record instead.
+
+The answer is Lambda's ReportBatchItemFailures response,
 ``{"batchItemFailures": [{"itemIdentifier": id}]}``, naming every record that failed, was
 malformed, had an unknown partner, or was not started because the deadline would not fit it:
 those are delivered again, never dropped. FIFO queues and streams keep order, so the first
@@ -98,6 +100,9 @@ def record_data(record: Any) -> Any:
     if source == Shape.DYNAMODB_STREAMS:
         image = _mapping(record, "dynamodb").get("NewImage")
         if not isinstance(image, dict):
+            event = record.get("eventName")
+            if event == "REMOVE":
+                raise BadRequest("the stream record is a REMOVE: read its dynamodb.OldImage")
             raise BadRequest("the stream record has no NewImage")
         from boto3.dynamodb.types import TypeDeserializer  # only streams pay for importing it
 
@@ -116,11 +121,14 @@ def partner_id_of(record: Mapping[str, Any], source: Shape) -> str:
         if isinstance(attribute, dict) and attribute.get("stringValue") is not None:
             return normalize_partner_id(attribute["stringValue"])
     if source is Shape.DYNAMODB_STREAMS:
-        image = _mapping(record, "dynamodb").get("NewImage")
-        value = image.get(PARTNER_FIELD) if isinstance(image, dict) else None
-        if isinstance(value, dict) and isinstance(value.get("S"), str):
-            return normalize_partner_id(value["S"])
-        raise BadRequest(f"no {PARTNER_FIELD} string in the stream record's NewImage")
+        stream = _mapping(record, "dynamodb")
+        for image in ("NewImage", "OldImage", "Keys"):
+            value = _mapping(stream, image).get(PARTNER_FIELD)
+            if isinstance(value, dict) and isinstance(value.get("S"), str):
+                return normalize_partner_id(value["S"])
+        raise BadRequest(
+            f"no {PARTNER_FIELD} string in the stream record's NewImage, OldImage or Keys"
+        )
     data = record_data(record)
     if not isinstance(data, dict) or PARTNER_FIELD not in data:
         raise BadRequest(f"no {PARTNER_FIELD} in the record")
@@ -244,7 +252,9 @@ def _run_one(
 def _log_record(result: RecordResult, shape: Shape, request_id: str | None) -> None:
     """One line per record: its id, partner and outcome (`logs.emit_fields` redacts the error
     text), keyed like the invocation line (`handler_sdk.logs`)."""
-    level = logging.ERROR if result.status >= 500 and result.outcome == "failed" else logging.INFO
+    level = logging.INFO
+    if result.outcome == "failed":  # a 4xx record fails again on every delivery: warn
+        level = logging.ERROR if result.status >= 500 else logging.WARNING
     if not logs.logger.isEnabledFor(level):
         return
     fields: dict[str, Any] = {

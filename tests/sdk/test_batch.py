@@ -215,3 +215,46 @@ def test_a_failing_partner_lookup_reports_the_record(partners: Partners) -> None
     result, handler = run(event, partners, lookup=who)
     assert handler.calls == [("m1", "globex")]
     assert result.reported == ["m2"]
+
+
+def test_stream_records_without_a_new_image_take_the_partner_from_the_old_image_or_keys(
+    partners: Partners, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A REMOVE (a TTL delete too) has no NewImage, a KEYS_ONLY stream only Keys: the partner
+    comes from OldImage, else Keys, so such records reach the handler instead of failing
+    for ever at the head of their shard. A record with no partner anywhere is reported and
+    logged at WARNING: it will fail again on every delivery."""
+    removed = stream_record("1", None)
+    removed["eventName"] = "REMOVE"
+    del removed["dynamodb"]["NewImage"]
+    removed["dynamodb"]["OldImage"] = {"partnerId": {"S": "globex"}, "Id": {"N": "101"}}
+    keys_only = stream_record("2", None)
+    del keys_only["dynamodb"]["NewImage"]
+    keys_only["dynamodb"]["Keys"]["partnerId"] = {"S": "acme"}
+    nowhere = stream_record("3", None)
+    del nowhere["dynamodb"]["NewImage"]
+
+    calls: list[tuple[str, str]] = []
+
+    def handle(record: dict[str, Any], db: PartnerDB) -> None:
+        calls.append((record["dynamodb"]["SequenceNumber"], db.partner_id))
+        if record["eventName"] == "REMOVE":
+            with pytest.raises(BadRequest, match="REMOVE"):
+                record_data(record)
+
+    records = [removed, keys_only, nowhere]
+    result = run_batch(
+        records,
+        records,
+        Shape.DYNAMODB_STREAMS,
+        handle,
+        lambda raw, given: partner_id_of(raw, Shape.DYNAMODB_STREAMS),
+        partners=partners,
+        deadline=Deadline.after(30),
+    )
+    assert calls == [("1", "globex"), ("2", "acme")]
+    assert result.reported == ["3"]
+    warned = [
+        r for r in caplog.records if r.levelname == "WARNING" and '"item_id":"3"' in r.getMessage()
+    ]
+    assert warned
