@@ -133,6 +133,12 @@ TOKEN_REJECTIONS: dict[str, tuple[str, str]] = {
     "unrecognized": (
         "UnrecognizedClientException", "The security token included in the request is invalid."
     ),
+    # "Revoke active sessions": a policy denying every action to tokens issued before then
+    "denied": (
+        "AccessDeniedException",
+        "User: arn:aws:sts::111111111111:assumed-role/partnerdb-access/session is not "
+        "authorized to perform: dynamodb:* with an explicit deny in an identity-based policy",
+    ),
 }
 
 

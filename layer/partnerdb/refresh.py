@@ -11,7 +11,10 @@ botocore's refreshable credentials, with four changes a Lambda serving many part
 - a refused AssumeRole is remembered for `backoff` seconds: `PartnerRoleRefused` again without
   calling STS, one log line per refusal (throttling is not a refusal and is not remembered);
 - credentials DynamoDB rejects are replaced once (`replace`); rejected again, they are dropped
-  and `PartnerCredentialsRejected` is answered for `backoff` seconds without calling STS.
+  and `PartnerCredentialsRejected` is answered for `backoff` seconds without calling STS;
+- credentials DynamoDB denies access to (`AccessDeniedException`, which is how a revoked
+  session's requests fail) are replaced once too; denied again, the denial is the role's
+  permissions, answered as it is, and no denial asks STS again for `backoff` seconds.
 
 Time is read from the injected clock, so tests move it instead of sleeping.
 """
@@ -70,6 +73,7 @@ class PartnerCredentials(RoleCredentials):
         self._advisory_retry_at: datetime | None = None
         self._blocked_until: datetime | None = None
         self._blocked: Callable[[], PartnerDBError] | None = None
+        self._denied_until: datetime | None = None
 
     def forget(self) -> None:
         """Back to never fetched, with no back-off or early-refresh retry remembered: after a
@@ -77,6 +81,7 @@ class PartnerCredentials(RoleCredentials):
         super().forget()
         self._advisory_retry_at = None
         self._blocked_until = self._blocked = None
+        self._denied_until = None
 
     # -- botocore's entry point (every read of the credentials) -------------------------
 
@@ -241,4 +246,23 @@ class PartnerCredentials(RoleCredentials):
             self._partner_id,
             f"DynamoDB answered {code} again after the role was assumed anew; the role is not "
             f"assumed again for {seconds} s",
+        )
+
+    # -- access DynamoDB denied -------------------------------------------------------------
+
+    def replaces_after_denial(self) -> bool:
+        """Whether a denial may be a revoked session, worth assuming the role again: not while
+        newly assumed credentials' denial is `backoff` seconds old or less."""
+        return self._denied_until is None or self._clock() >= self._denied_until
+
+    def denied_again(self, code: str) -> None:
+        """Newly assumed credentials were denied too: the role's permissions deny the call
+        (no revoked session); denials do not ask STS again for `backoff` seconds."""
+        if self._backoff.total_seconds() <= 0:
+            return
+        self._denied_until = self._clock() + self._backoff
+        _log.warning(
+            "partner %r: DynamoDB denied newly issued credentials too (%s): the partner's role "
+            "does not allow the call; denials do not assume the role again for %d s",
+            self._partner_id, code, int(self._backoff.total_seconds()),
         )

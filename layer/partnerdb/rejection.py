@@ -6,6 +6,13 @@ request is invalid" with credentials that look valid for up to an hour. Such an 
 never executed, so it is safe to retry: the hooks here ask the partner's credentials to
 replace themselves (one AssumeRole, under the deadline) and retry at once; rejected again,
 the credentials are dropped and `PartnerCredentialsRejected` is raised.
+
+"Revoke active sessions" works differently: AWS attaches a policy that denies every action to
+tokens issued before then, so DynamoDB answers `AccessDeniedException`. A denial is also what a
+role's permissions give, and the two cannot be told apart from the answer; so a denial replaces
+the credentials once and retries too, and a denial of the new credentials is answered as it is
+(the role's permissions), while denials do not assume the role again for the back-off (one
+AssumeRole per back-off at most, whatever the denied traffic).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ REJECTED_CODES = frozenset(
      "InvalidClientTokenId"}
 )
 REJECTED_MESSAGE = "security token included in the request is invalid"
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 _SIGNED_WITH = "partnerdb_signed_with"
 _RETRIED = "partnerdb_credentials_replaced"
 _CREDENTIAL = re.compile(r"Credential=([^/\s,]+)/")
@@ -29,6 +37,10 @@ class Replaceable(Protocol):
     def replace(self, rejected_access_key: str | None) -> None: ...
 
     def rejected_again(self, code: str) -> PartnerCredentialsRejected: ...
+
+    def replaces_after_denial(self) -> bool: ...
+
+    def denied_again(self, code: str) -> None: ...
 
 
 def rejection_code(error: dict[str, Any]) -> str | None:
@@ -63,12 +75,20 @@ def install_rejection_hooks(client: Any, credentials: Replaceable) -> None:
     ) -> float | None:
         if response is None:
             return None
-        code = rejection_code(response[1].get("Error", {}))
-        if code is None:
-            return None
+        error = response[1].get("Error", {})
         context = (request_dict or {}).setdefault("context", {})
-        if context.get(_RETRIED):
-            raise credentials.rejected_again(code)
+        code = rejection_code(error)
+        if code is not None:
+            if context.get(_RETRIED):
+                raise credentials.rejected_again(code)
+        elif str(error.get("Code", "")) in DENIED_CODES:
+            if context.get(_RETRIED):
+                credentials.denied_again(str(error["Code"]))
+                return None  # the role's permissions deny the call: answered as it is
+            if not credentials.replaces_after_denial():
+                return None
+        else:
+            return None
         context[_RETRIED] = True
         credentials.replace(_access_key(context.get(_SIGNED_WITH)))
         return 0.0  # retry now, signed with the new credentials
