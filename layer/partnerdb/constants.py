@@ -36,6 +36,9 @@ STS_REGION = ""  # empty: the function's region
 ALLOW_SHARED_TABLES = False  # two partners of one account, region and table prefix: ConfigError
 BACKOFF_SECONDS = 30.0  # a refused role / rejected fresh credentials: no AssumeRole meanwhile
 REFRESH_BUDGET = 0.5  # seconds an early (advisory) credential refresh may take
+#: After a throttled AssumeRole, the partner's requests answer PartnerRoleThrottled without
+#: calling STS for this long (at most BACKOFF_SECONDS): STS's quota is the whole account's.
+THROTTLE_BACKOFF_SECONDS = 2.0
 #: Back-offs of partners evicted from the session cache, kept until they end (at most this many).
 EVICTED_BACKOFFS_KEPT = 4096
 

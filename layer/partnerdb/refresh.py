@@ -9,7 +9,9 @@ botocore's refreshable credentials, with four changes a Lambda serving many part
   (credentials about to expire) may use the whole deadline;
 - waiting for another thread's refresh ends at the waiter's deadline (`DeadlineExceeded`);
 - a refused AssumeRole is remembered for `backoff` seconds: `PartnerRoleRefused` again without
-  calling STS, one log line per refusal (throttling is not a refusal and is not remembered);
+  calling STS, one log line per refusal; a throttled one for `THROTTLE_BACKOFF_SECONDS` (a
+  moment: throttling passes, and STS's quota is shared by every partner of the account), so
+  the next requests and the threads waiting on that refresh do not each ask STS again;
 - credentials DynamoDB rejects are replaced once (`replace`); rejected again, they are dropped
   and `PartnerCredentialsRejected` is answered for `backoff` seconds without calling STS;
 - credentials DynamoDB denies access to (`AccessDeniedException`, which is how a revoked
@@ -27,12 +29,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from partnerdb.constants import THROTTLE_BACKOFF_SECONDS
 from partnerdb.deadline import Deadline, current_deadline, reset_deadline
 from partnerdb.errors import (
     DeadlineExceeded,
     PartnerCredentialsRejected,
     PartnerDBError,
     PartnerRoleRefused,
+    PartnerRoleThrottled,
 )
 from partnerdb.private_access import RoleCredentials
 
@@ -172,6 +176,14 @@ class PartnerCredentials(RoleCredentials):
             if mandatory:
                 raise
             return False
+        except PartnerRoleThrottled as err:
+            pid, arn, wait = err.partner_id, err.role_arn, self._throttle_backoff()
+            self._remember(lambda: PartnerRoleThrottled(
+                pid, arn, f"STS throttled it a moment ago; not asked again for {wait:g} s",
+            ), timedelta(seconds=wait))
+            if mandatory:
+                raise
+            return False
         except PartnerDBError:
             if mandatory:
                 raise
@@ -193,10 +205,17 @@ class PartnerCredentials(RoleCredentials):
         before it ends (it ends on its own time, whenever that is)."""
         self._blocked_until, self._blocked = backoff.until, backoff.error
 
-    def _remember(self, error: Callable[[], PartnerDBError]) -> None:
-        if self._backoff.total_seconds() > 0:
-            self._blocked_until = self._clock() + self._backoff
+    def _remember(
+        self, error: Callable[[], PartnerDBError], duration: timedelta | None = None
+    ) -> None:
+        """Answer `error()` instead of calling STS for `duration` (default: the back-off)."""
+        duration = self._backoff if duration is None else duration
+        if duration.total_seconds() > 0:
+            self._blocked_until = self._clock() + duration
             self._blocked = error
+
+    def _throttle_backoff(self) -> float:
+        return min(THROTTLE_BACKOFF_SECONDS, self._backoff.total_seconds())
 
     def _remembered(self) -> PartnerDBError | None:
         """The error to answer without calling STS, while a back-off lasts."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -18,6 +19,7 @@ from partnerdb import (
     Partners,
 )
 from partnerdb.assume_role import role_session_name
+from partnerdb.constants import THROTTLE_BACKOFF_SECONDS
 from tests.conftest import HOME_ENV
 from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
@@ -143,12 +145,37 @@ def test_sts_throttling_is_typed_after_retries(
         assert sts.requests == 2  # max_attempts
 
 
-def test_sts_hang_is_cut_at_the_deadline(
-    accounts: object, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sts_hang_is_cut_at_the_deadline(accounts: object, monkeypatch: pytest.MonkeyPatch) -> None:
     with FaultServer(hang) as sts:
         partners = _with_sts_at(monkeypatch, sts)
         deadline = Deadline.after(0.8)
         with pytest.raises(DeadlineExceeded, match="lambda timeout exceeded"):
             partners.db("acme", deadline=deadline).model(Order).get("x")
         assert -0.1 < deadline.remaining() <= 0
+
+
+def test_a_throttled_assume_role_is_not_asked_again_for_a_moment(
+    accounts: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STS's AssumeRole quota is the whole account's: after a throttled AssumeRole the
+    partner's next requests, and threads waiting on that refresh, answer `PartnerRoleThrottled`
+    without calling STS for `THROTTLE_BACKOFF_SECONDS`; then one request tries again."""
+    clock = FakeClock()
+    with FaultServer(sts_throttle) as sts:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", sts.url)
+        partners = Partners.from_env(settings=ClientSettings.from_env(max_attempts=2), clock=clock)
+
+        def get(_: int = 0) -> None:
+            with pytest.raises(PartnerRoleThrottled):
+                partners.db("acme", deadline=Deadline.after(10)).model(Order).get("x")
+
+        get()
+        assert sts.requests == 2  # one AssumeRole, its botocore retry
+        for _ in range(10):
+            get()
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(get, range(6)))
+        assert sts.requests == 2
+        clock.advance(seconds=THROTTLE_BACKOFF_SECONDS + 1)
+        get()
+        assert sts.requests == 4

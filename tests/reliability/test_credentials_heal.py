@@ -28,6 +28,7 @@ from emulators.fault_server import (
     wait_until,
 )
 from partnerdb import Deadline, DeadlineExceeded, PartnerCredentialsRejected, PartnerRoleRefused
+from partnerdb.constants import THROTTLE_BACKOFF_SECONDS
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import (
     ACME,
@@ -158,14 +159,20 @@ def test_a_refusal_outlives_the_partners_eviction_from_the_cache(
     assert rig.sts_calls.count() == 2 + 5 + 1  # asked again after the back-off
 
 
-def test_throttled_role_is_not_remembered_as_refused(make_rig: RigFactory) -> None:
-    rig = make_rig(clock=FakeClock(), max_attempts=1)
+def test_throttled_role_is_remembered_for_a_moment_not_as_refused(make_rig: RigFactory) -> None:
+    """Throttling passes: remembered for `THROTTLE_BACKOFF_SECONDS`, not the refusal's 30 s."""
+    clock = FakeClock()
+    rig = make_rig(clock=clock, max_attempts=1)
     rig.sts_calls.behaviour = sts_throttle
     for _ in range(3):
         out = rig.invoke("getPayment", {"id": "pay_x"})
         assert (out.status, out.error) == (502, ROLE_THROTTLED)
-    assert rig.sts_calls.count() == 3
+    assert rig.sts_calls.count() == 1
+    clock.advance(seconds=THROTTLE_BACKOFF_SECONDS + 0.5)
+    out = rig.invoke("getPayment", {"id": "pay_x"})
+    assert (out.status, rig.sts_calls.count()) == (502, 2)  # asked again, still throttled
     rig.sts_calls.behaviour = forward_to(rig.moto_url)
+    clock.advance(seconds=THROTTLE_BACKOFF_SECONDS + 0.5)  # well within the refusal's 30 s
     _create(rig, 1)
 
 
