@@ -35,7 +35,9 @@ PARTNER_ID_MAX = 64
 #: ExternalId `[\w+=,.@:/-]`, role path and name `[\w+=,.@/-]`, 12 ASCII digits of account.
 _PARTNER_ID = re.compile(r"[A-Za-z0-9_]+")
 _ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}")
-_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{2,1224}")
+#: AWS takes 2 to 1224 characters; fewer than 6 could not be kept out of logs (the redactor's
+#: shortest secret) and would be guessable, which an ExternalId must not be.
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_+=,.@:/-]{6,1224}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _TABLE_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,200}")
 _PARTNER_VAR = re.compile(
@@ -86,7 +88,8 @@ class PartnerConfig:
             # Never echo the value: it is a shared secret with the partner.
             raise ConfigError(
                 f"{var}_{EXTERNAL_ID_SUFFIX}",
-                "must be 2 to 1224 characters of letters, digits and +=,.@:/-_",
+                "must be 6 to 1224 characters of letters, digits and +=,.@:/-_ (a random "
+                "value, such as a UUID: a short one is guessable)",
             )
         if not _REGION.fullmatch(self.region or ""):
             raise ConfigError(

@@ -24,8 +24,10 @@ _FIELDS = re.compile(
     r"(?i)(?=[acestx])(SecretAccessKey|SessionToken|ExternalId|aws_secret_access_key"
     r"|aws_session_token|X-Amz-Security-Token|secret_key|token|AccessKeyId|aws_access_key_id|access_key"
     r"|X-Amz-Credential|Credential)"
-    r"((?:['\"]?\s*[:=]\s*b?['\"]?)|>)"
-    r"([^'\"\s,&}<]+)"
+    r"((?:['\"]?\s*[:=]\s*b?)|>)"
+    # a quoted value runs to its closing quote (an ExternalId may hold , : / = + @), a bare
+    # one to the first separator
+    r"(['\"]?)((?(3)[^'\"]+|[^'\"\s,&}<]+))"
 )
 #: A registry entry's `external_id` as botocore logs the GetItem / GetParameter response body,
 #: before partnerdb has parsed it: `"external_id": {"S": "..."}` (DynamoDB) or, inside the
@@ -169,7 +171,7 @@ class SecretRedactor(logging.Filter):
                 text = text.replace(secret, REDACTED)
         lower = text.lower()
         if any(word in lower for word in _FIELD_WORDS):
-            text = _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+            text = _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
         if "external_id" in lower:
             text = _ENTRY_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         if "AKIA" in text or "ASIA" in text:

@@ -56,6 +56,8 @@ def test_unrelated_partner_variables_are_ignored() -> None:
         ({"PARTNER_ACME_ROLE_ARN": "arn:aws:iam::12345:role/x"}, "PARTNER_ACME_ROLE_ARN"),
         ({"PARTNER_ACME_ROLE_ARN": "arn:aws:iam::111111111111:user/x"}, "PARTNER_ACME_ROLE_ARN"),
         ({"PARTNER_ACME_EXTERNAL_ID": "x"}, "PARTNER_ACME_EXTERNAL_ID"),
+        # AWS takes 2 characters; under 6 the log redactor could not keep it out of logs
+        ({"PARTNER_ACME_EXTERNAL_ID": "k9,Zq"}, "PARTNER_ACME_EXTERNAL_ID"),
         ({"PARTNER_ACME_EXTERNAL_ID": "has space inside"}, "PARTNER_ACME_EXTERNAL_ID"),
         ({"PARTNER_ACME_REGION": "mars-1"}, "PARTNER_ACME_REGION"),
         ({"PARTNER_ACME_TABLE_PREFIX": "bad prefix!"}, "PARTNER_ACME_TABLE_PREFIX"),
@@ -120,8 +122,8 @@ def test_sharing_tables_is_allowed_when_asked_for_or_apart() -> None:
     other_region = partners(**GLOBEX_SAME_ACCOUNT, PARTNER_GLOBEX_REGION="us-east-2")
     assert other_region.partner_ids == ["acme", "globex"]
     explicit = [
-        PartnerConfig("a", ROLE, "ext-a", "eu-west-1"),
-        PartnerConfig("b", ROLE, "ext-b", "eu-west-1"),
+        PartnerConfig("a", ROLE, "ext-a-1f3e", "eu-west-1"),
+        PartnerConfig("b", ROLE, "ext-b-9c2d", "eu-west-1"),
     ]
     with pytest.raises(ConfigError, match="'a' and 'b'"):
         Partners(explicit, settings=ClientSettings())

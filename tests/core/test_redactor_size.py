@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from partnerdb import Partners
+from partnerdb import Partners, redact_secrets
 from partnerdb.redact import REDACTOR
 from tests.core.conftest import ACME, GLOBEX
 from tests.core.models import Order
@@ -58,3 +58,19 @@ def test_every_secret_is_found_wherever_it_stands(secret: str) -> None:
             assert secret not in REDACTOR.redact(text), text
     finally:
         REDACTOR.discard(secret)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{'RoleArn': 'arn:aws:iam::1:role/r', 'ExternalId': 'k9,Zq:/=+@.-never-logged'}",
+        '{"ExternalId": "k9,Zq:/=+@.-never-logged", "RoleSessionName": "s"}',
+        "ExternalId='k9,Zq:/=+@.-never-logged' DurationSeconds=3600",
+    ],
+)
+def test_a_quoted_field_value_is_redacted_to_its_closing_quote(line: str) -> None:
+    """An ExternalId may hold , : / = + @ . - (AWS's alphabet): a quoted value is redacted
+    whole, whatever it holds, not up to its first comma."""
+    redacted = redact_secrets(line)
+    assert "Zq" not in redacted and "never-logged" not in redacted
+    assert "RoleSessionName" in redacted or "DurationSeconds" in redacted or "RoleArn" in redacted

@@ -29,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
+from handler_sdk import UnsupportedEvent
 from tests.reliability.conftest import RigFactory
 from tests.reliability.support import ACME, DOCUMENTED_STATUSES, GLOBEX, PaymentsRig
 from tests.support import FakeContext
@@ -352,9 +353,22 @@ def v2_events(draw: st.DrawFn) -> object:
 # -- the oracle: the SDK's documented rules, restated independently -------------------------
 
 
+#: top-level keys of other AWS sources' events (README, Event sources): raised, not answered
+_OTHER_SOURCE_KEYS = ("awslogs", "deliveryStreamArn", "invocationSchemaVersion", "triggerSource",
+                      "ResponseURL")
+
+
 def expected_shape(event: object) -> str:
     """Payload 2.0 if version is "2.0" and requestContext has http; 1.0 if it has httpMethod
-    with a requestContext object; anything else is a direct invoke."""
+    with a requestContext object; an array, or an object without partnerId that carries
+    another source's markers, is unsupported; anything else is a direct invoke."""
+    if isinstance(event, list):
+        return "unsupported"
+    if isinstance(event, dict) and "partnerId" not in event and (
+        (isinstance(event.get("eventSource"), str) and event["eventSource"])
+        or any(key in event for key in _OTHER_SOURCE_KEYS)
+    ):
+        return "unsupported"
     if isinstance(event, dict) and isinstance(event.get("requestContext"), dict):
         if event.get("version") == "2.0" and "http" in event["requestContext"]:
             return "v2"
@@ -465,6 +479,12 @@ def run_property(rig: PaymentsRig, events: st.SearchStrategy[object], shape_name
         partner = configured_partner(event, shape)
         sts, dynamodb = rig.sts_calls.count(), rig.dynamodb_calls.count()
         context = FakeContext(remaining_ms=30_000)
+        if shape == "unsupported":
+            with pytest.raises(UnsupportedEvent):
+                rig.handler(event, context)
+            assert (rig.sts_calls.count(), rig.dynamodb_calls.count()) == (sts, dynamodb)
+            seen["unsupported:raised"] = seen.get("unsupported:raised", 0) + 1
+            return
         response = rig.handler(event, context)
         rig.collector.add_body(rig.where, response)
         status, error = check_response(response, shape, context.aws_request_id)
