@@ -52,7 +52,7 @@ def test_partner_parameters(partner_template: dict[str, Any]) -> None:
     parameters = partner_template["Parameters"]
     external_id = parameters["ExternalId"]
     assert external_id["NoEcho"] is True
-    assert (external_id["MinLength"], external_id["MaxLength"]) == (2, 1224)
+    assert (external_id["MinLength"], external_id["MaxLength"]) == (6, 1224)  # partnerdb config
     assert external_id["AllowedPattern"] == r"[\w+=,.@:/-]*"
     assert "Default" not in external_id
     assert set(parameters) >= {"TrustedAccountId", "ExternalId", "TablePrefix"}
