@@ -76,8 +76,6 @@ def detect_shape(event: object) -> Shape:
     if isinstance(event, dict):
         if "Records" in event:
             return _records_shape(event["Records"])
-        if "partnerId" not in event and _other_source(event) is not None:
-            return Shape.UNSUPPORTED
         context = event.get("requestContext")
         if isinstance(context, dict):
             if event.get("version") == "2.0" and "http" in context:
@@ -86,6 +84,8 @@ def detect_shape(event: object) -> Shape:
                 return Shape.APIGW_V1
         if event.keys() >= _EVENTBRIDGE_KEYS:
             return Shape.EVENTBRIDGE
+        if "partnerId" not in event and _other_source(event) is not None:
+            return Shape.UNSUPPORTED
     return Shape.DIRECT
 
 
