@@ -56,6 +56,10 @@ from partnerdb.stats import Counters
 
 log = logging.getLogger("partnerdb.registry")
 
+#: A read cut at its caller's deadline after this share of the read timeout without an answer
+#: counts as a failed read (a healthy registry answers in milliseconds).
+CUT_READ_EVIDENCE = 0.25
+
 #: Seconds on a monotonic-like clock (injectable for tests).
 SecondsClock = Callable[[], float]
 
@@ -268,13 +272,18 @@ class RegistryCache:
         outer = deadline or current_deadline() or Deadline.never()
         outer.check("partner registry lookup")
         self.registry.ready()
-        limit = Deadline(min(outer.expires_at, time.monotonic() + self.settings.timeout))
+        started = time.monotonic()
+        limit = Deadline(min(outer.expires_at, started + self.settings.timeout))
         self._admit(partner_id, now)
         token = limit.activate()
         try:
             record = self.registry.read(partner_id)
         except DeadlineExceeded:
             if outer.expired:
+                # Cut at the caller's deadline: a failed read too if it hung long enough to
+                # say so, or requests with little time left would each hang on the registry.
+                if time.monotonic() - started >= self.settings.timeout * CUT_READ_EVIDENCE:
+                    self._failed(partner_id)
                 raise
             self._failed(partner_id)
             raise RegistryUnavailable(

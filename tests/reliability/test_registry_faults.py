@@ -64,11 +64,11 @@ class RegistryFaults:
         if self.mode == "hang":
             return None
         if self.mode == "refuse":
-            payload = {"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
-                       "message": "not authorized"}
-            return 400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(
-                payload
-            ).encode()
+            payload = {
+                "__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+                "message": "not authorized",
+            }
+            return 400, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(payload).encode()
         if self.mode == "throttle":
             return dynamodb_throttle(path, headers, body)
         return self._forward(path, headers, body)
@@ -178,6 +178,31 @@ def test_a_deadline_shorter_than_the_read_timeout_is_a_deadline_error(
     partners = make_partners(clock, timeout=5)
     with pytest.raises(DeadlineExceeded):
         partners.db("reg1", deadline=Deadline.after(0.4))
+
+
+def test_reads_cut_at_short_deadlines_still_back_off(
+    faults: RegistryFaults, clock: FakeClock
+) -> None:
+    """Requests with less time left than the read timeout (late records of a batch, short
+    functions): a read that hung for a good part of the timeout before their deadline cut
+    it is a failed read too, so the next requests back off instead of each hanging on it."""
+    faults.mode = "hang"
+    partners = make_partners(clock, timeout=1.0, failure_backoff=5)
+    with pytest.raises(DeadlineExceeded):
+        partners.db("reg1", deadline=Deadline.after(0.3))
+    for _ in range(5):
+        with pytest.raises(RegistryUnavailable, match="back-off"):
+            partners.db("reg1", deadline=Deadline.after(0.3))
+    assert faults.registry_reads == 1
+    faults.mode = "forward"
+    clock.advance(seconds=6)
+    assert partners.db("reg1", deadline=Deadline.after(5)).partner_id == "reg1"
+    # a read cut early (less than a quarter of its timeout) is no evidence: no back-off
+    faults.mode = "hang"
+    with pytest.raises(DeadlineExceeded):
+        partners.db("reg0", deadline=Deadline.after(0.1))
+    faults.mode = "forward"
+    assert partners.db("reg0", deadline=Deadline.after(5)).partner_id == "reg0"
 
 
 def test_concurrent_first_lookups_of_one_id_make_one_read(
