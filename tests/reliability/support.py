@@ -19,7 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from emulators.fault_server import Behaviour, FaultServer, Reply, access_key_of
+from emulators.fault_server import (
+    Behaviour,
+    FaultServer,
+    Reply,
+    TokenGate,
+    access_key_of,
+    forward_to,
+)
 from handler_sdk import with_partner_db
 from local.seed import PartnerAccount, scan_items
 from partnerdb import ClientSettings, Partners
@@ -247,6 +254,20 @@ class PaymentsRig:
 def payment_data(n: int, customer: str = "cust-1", amount: int = 1000) -> dict[str, Any]:
     """createPayment data whose idempotency key is fixed by `n`."""
     return {"customerId": customer, "amount": amount, "currency": "EUR", "idempotencyKey": f"k-{n}"}
+
+
+def create_payment(rig: PaymentsRig, n: int) -> str:
+    """createPayment `payment_data(n)`, which must succeed; its payment id."""
+    out = rig.invoke("createPayment", payment_data(n))
+    assert out.status == 200, out.raw
+    return str(out.data["payment"]["id"])
+
+
+def gate_dynamodb(rig: PaymentsRig, rejection: str = "expired") -> TokenGate:
+    """Put a `TokenGate` (answering `rejection` to revoked keys) in front of the rig's moto."""
+    gate = TokenGate(forward_to(rig.moto_url), rejection)
+    rig.dynamodb_calls.behaviour = gate
+    return gate
 
 
 @contextmanager

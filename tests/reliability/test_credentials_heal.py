@@ -20,7 +20,6 @@ import pytest
 
 from emulators.fault_server import (
     Reply,
-    TokenGate,
     forward_to,
     hang,
     sts_refuse,
@@ -35,7 +34,8 @@ from tests.reliability.support import (
     GLOBEX,
     ROLE_REFUSED,
     ROLE_THROTTLED,
-    PaymentsRig,
+    create_payment,
+    gate_dynamodb,
     payment_data,
     refresh_windows,
 )
@@ -45,33 +45,21 @@ CREDENTIALS_REJECTED = "partner credentials rejected: retry later"
 BACKOFF_S = 30  # the documented default of both back-offs
 
 
-def _gated(rig: PaymentsRig, rejection: str = "expired") -> TokenGate:
-    gate = TokenGate(forward_to(rig.moto_url), rejection)
-    rig.dynamodb_calls.behaviour = gate
-    return gate
-
-
-def _create(rig: PaymentsRig, n: int) -> str:
-    out = rig.invoke("createPayment", payment_data(n))
-    assert out.status == 200, out.raw
-    return str(out.data["payment"]["id"])
-
-
 @pytest.mark.parametrize("rejection", ["expired", "unrecognized"])
 def test_rejected_credentials_are_replaced_and_the_call_retried_once(
     make_rig: RigFactory, rejection: str
 ) -> None:
     rig = make_rig(clock=FakeClock())
-    gate = _gated(rig, rejection)
-    payment_id = _create(rig, 1)
+    gate = gate_dynamodb(rig, rejection)
+    payment_id = create_payment(rig, 1)
     assert rig.sts_calls.count() == 1
     gate.revoke_seen()  # the partner revoked the role's active sessions
     out = rig.invoke("getPayment", {"id": payment_id})
     assert out.status == 200, out.raw
     assert (gate.rejected, rig.sts_calls.count()) == (1, 2)
-    _create(rig, 2)  # a write right after: no more rejections, no more STS calls
+    create_payment(rig, 2)  # a write right after: no more rejections, no more STS calls
     gate.revoke_seen()
-    _create(rig, 3)  # a write whose first attempt is rejected runs exactly once
+    create_payment(rig, 3)  # a write whose first attempt is rejected runs exactly once
     assert (gate.rejected, rig.sts_calls.count()) == (2, 3)
     assert len(rig.payment_state()) == 3  # writes lost: 0, none doubled
 
@@ -79,8 +67,8 @@ def test_rejected_credentials_are_replaced_and_the_call_retried_once(
 def test_credentials_rejected_again_are_typed_and_backed_off(make_rig: RigFactory) -> None:
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    gate = _gated(rig)
-    _create(rig, 1)
+    gate = gate_dynamodb(rig)
+    create_payment(rig, 1)
     gate.revoke_all = True  # even freshly issued credentials are refused
     out = rig.invoke("createPayment", payment_data(2))
     assert (out.status, out.error) == (502, CREDENTIALS_REJECTED)
@@ -97,7 +85,7 @@ def test_credentials_rejected_again_are_typed_and_backed_off(make_rig: RigFactor
     assert (gate.rejected, rig.sts_calls.count()) == (2, 2)
     gate.revoke_all = False
     clock.advance(seconds=BACKOFF_S + 1)
-    _create(rig, 3)
+    create_payment(rig, 3)
     assert rig.sts_calls.count() == 3
     assert len(rig.payment_state()) == 2  # the refused create wrote nothing
 
@@ -139,7 +127,7 @@ def test_a_refusal_outlives_the_partners_eviction_from_the_cache(
     monkeypatch.setenv("PARTNERDB_CACHE_SIZE", "1")
     clock = FakeClock()
     rig = make_rig([ACME, GLOBEX], clock=clock)
-    _create(rig, 1)  # acme works; then only globex's role is refused
+    create_payment(rig, 1)  # acme works; then only globex's role is refused
     forward = forward_to(rig.moto_url)
 
     def refuse_globex(path: str, headers: dict[str, str], body: bytes) -> Reply | None:
@@ -173,14 +161,14 @@ def test_throttled_role_is_remembered_for_a_moment_not_as_refused(make_rig: RigF
     assert (out.status, rig.sts_calls.count()) == (502, 2)  # asked again, still throttled
     rig.sts_calls.behaviour = forward_to(rig.moto_url)
     clock.advance(seconds=THROTTLE_BACKOFF_SECONDS + 0.5)  # well within the refusal's 30 s
-    _create(rig, 1)
+    create_payment(rig, 1)
 
 
 def test_hung_sts_in_the_advisory_window_does_not_stop_requests(make_rig: RigFactory) -> None:
     clock = FakeClock()
     rig = make_rig(clock=clock)
     windows = refresh_windows(rig)
-    payment_id = _create(rig, 1)
+    payment_id = create_payment(rig, 1)
     (old_key,) = set(rig.dynamodb_calls.access_keys())
     clock.advance(seconds=windows.in_advisory())
     rig.sts_calls.behaviour = hang
@@ -202,7 +190,7 @@ def test_waiting_for_another_refresh_ends_at_the_waiters_deadline(make_rig: RigF
     clock = FakeClock()
     rig = make_rig(clock=clock)
     windows = refresh_windows(rig)
-    payment_id = _create(rig, 1)
+    payment_id = create_payment(rig, 1)
     clock.advance(seconds=windows.in_mandatory())
     rig.sts_calls.behaviour = hang
     holder_done = threading.Event()

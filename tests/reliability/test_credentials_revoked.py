@@ -13,36 +13,23 @@ import logging
 
 import pytest
 
-from emulators.fault_server import TokenGate, forward_to
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import PaymentsRig, payment_data
+from tests.reliability.support import create_payment, gate_dynamodb
 from tests.support import FakeClock
 
 BACKOFF_S = 30  # the documented default back-off
 
 
-def _gated(rig: PaymentsRig) -> TokenGate:
-    gate = TokenGate(forward_to(rig.moto_url), "denied")
-    rig.dynamodb_calls.behaviour = gate
-    return gate
-
-
-def _create(rig: PaymentsRig, n: int) -> str:
-    out = rig.invoke("createPayment", payment_data(n))
-    assert out.status == 200, out.raw
-    return str(out.data["payment"]["id"])
-
-
 def test_a_revoked_session_is_assumed_again_and_the_call_retried(make_rig: RigFactory) -> None:
     rig = make_rig(clock=FakeClock())
-    gate = _gated(rig)
-    payment_id = _create(rig, 1)
+    gate = gate_dynamodb(rig, "denied")
+    payment_id = create_payment(rig, 1)
     gate.revoke_seen()  # the partner revoked the role's active sessions
     out = rig.invoke("getPayment", {"id": payment_id})
     assert out.status == 200, out.raw
     assert (gate.rejected, rig.sts_calls.count()) == (1, 2)
     gate.revoke_seen()
-    _create(rig, 2)  # a write denied once runs exactly once
+    create_payment(rig, 2)  # a write denied once runs exactly once
     assert (gate.rejected, rig.sts_calls.count()) == (2, 3)
     assert len(rig.payment_state()) == 2
 
@@ -52,8 +39,8 @@ def test_a_denial_of_new_credentials_is_answered_and_asks_sts_once_per_back_off(
 ) -> None:
     clock = FakeClock()
     rig = make_rig(clock=clock)
-    gate = _gated(rig)
-    _create(rig, 1)
+    gate = gate_dynamodb(rig, "denied")
+    create_payment(rig, 1)
     gate.revoke_all = True  # the role's permissions deny everything, new credentials too
     caplog.clear()
     first = rig.invoke("getPayment", {"id": "pay_x"})
@@ -74,5 +61,5 @@ def test_a_denial_of_new_credentials_is_answered_and_asks_sts_once_per_back_off(
     assert rig.sts_calls.count() == 3  # one more try after the back-off
     gate.revoke_all = False
     clock.advance(seconds=BACKOFF_S + 1)
-    _create(rig, 2)
+    create_payment(rig, 2)
     assert rig.sts_calls.count() == 3  # the new credentials of the last try serve
