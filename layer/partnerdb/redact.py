@@ -27,8 +27,15 @@ _FIELDS = re.compile(
     r"((?:['\"]?\s*[:=]\s*b?)|>)"
     # a quoted value runs to its closing quote (an ExternalId may hold , : / = + @), a bare
     # one to the first separator
-    r"(['\"]?)((?(3)[^'\"]+|[^'\"\s,&}<]+))"
+    r"(['\"])?((?(3)[^'\"\n]+|[^'\"\s,&}<]+))"
 )
+
+def _redacted_field(match: re.Match[str]) -> str:
+    """A `_FIELDS` match with its value replaced (the value's opening quote kept)."""
+    name, separator, quote = match.group(1, 2, 3)
+    return f"{name}{separator}{quote or ''}{REDACTED}"
+
+
 #: A registry entry's `external_id` as botocore logs the GetItem / GetParameter response body,
 #: before partnerdb has parsed it: `"external_id": {"S": "..."}` (DynamoDB) or, inside the
 #: parameter's JSON-escaped value, `\"external_id\": \"...\"` (SSM), escaped once more
@@ -171,7 +178,7 @@ class SecretRedactor(logging.Filter):
                 text = text.replace(secret, REDACTED)
         lower = text.lower()
         if any(word in lower for word in _FIELD_WORDS):
-            text = _FIELDS.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{REDACTED}", text)
+            text = _FIELDS.sub(_redacted_field, text)
         if "external_id" in lower:
             text = _ENTRY_FIELD.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
         if "AKIA" in text or "ASIA" in text:

@@ -74,3 +74,24 @@ def test_a_quoted_field_value_is_redacted_to_its_closing_quote(line: str) -> Non
     redacted = redact_secrets(line)
     assert "Zq" not in redacted and "never-logged" not in redacted
     assert "RoleSessionName" in redacted or "DurationSeconds" in redacted or "RoleArn" in redacted
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ("token: abc def", "def"),
+        (
+            "refresh token=expired for partner acme\nduring handling, 42 records were lost",
+            "42 records",
+        ),
+        (
+            "Credential=ASIAEXAMPLEEXAMPLE/20261201/us-east-1/sts/aws4_request, SignedHeaders=host",
+            "SignedHeaders=host",
+        ),
+        ("X-Amz-Credential=ASIAEXAMPLEEXAMPLE%2F2026&X-Amz-Date=20261201", "X-Amz-Date=20261201"),
+    ],
+)
+def test_a_bare_field_value_is_redacted_to_its_first_separator_only(line: str, kept: str) -> None:
+    """Only a quoted value runs to its closing quote; a bare one stops at a space, comma, `&`
+    or line end, and the rest of the line stays readable."""
+    assert kept in redact_secrets(line)
