@@ -11,10 +11,11 @@
 - SQS, Kinesis, DynamoDB Streams (``Records`` of one ``eventSource``): a partner per record,
   see `handler_sdk.batch`.
 - Anything else with AWS's markers (``Records`` of another source, such as SNS or S3; a
-  top-level ``eventSource`` as Kafka, Amazon MQ and DocumentDB send; CloudWatch Logs'
-  ``awslogs``, Firehose, S3 Batch Operations, Cognito, CloudFormation; a JSON array, as
-  EventBridge Pipes sends) is `Shape.UNSUPPORTED`: its partner id is an `UnsupportedEvent`
-  naming it, raised by default, so a source that retries only raised errors retries it.
+  top-level ``eventSource`` of AWS's own, ``aws:...``, as Kafka, Amazon MQ and DocumentDB
+  send; CloudWatch Logs' ``awslogs``, Firehose, S3 Batch Operations, Cognito, CloudFormation;
+  a JSON array, as EventBridge Pipes sends) is `Shape.UNSUPPORTED`: its partner id is an
+  `UnsupportedEvent` naming it, raised by default, so a source that retries only raised
+  errors retries it.
 
 Anything malformed raises `BadRequest` (400); ids are checked by `normalize_partner_id`.
 """
@@ -110,7 +111,7 @@ def _record_source(record: object) -> str:
 def _other_source(event: dict[str, Any]) -> str | None:
     """What another AWS source's event is, by its top-level markers, else None."""
     source = event.get("eventSource")
-    if isinstance(source, str) and source:
+    if isinstance(source, str) and source.startswith("aws:"):  # AWS's, not an app's field
         return f"an {source[:ECHO_MAX]} event"
     for key, named in _SOURCE_MARKERS.items():
         if key in event:

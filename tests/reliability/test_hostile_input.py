@@ -365,7 +365,7 @@ def expected_shape(event: object) -> str:
     if isinstance(event, list):
         return "unsupported"
     if isinstance(event, dict) and "partnerId" not in event and (
-        (isinstance(event.get("eventSource"), str) and event["eventSource"])
+        (isinstance(event.get("eventSource"), str) and event["eventSource"].startswith("aws:"))
         or any(key in event for key in _OTHER_SOURCE_KEYS)
     ):
         return "unsupported"

@@ -41,6 +41,9 @@ def test_sample_events_have_their_shapes() -> None:
     assert detect_shape([]) is detect_shape([{"partnerId": "acme"}]) is Shape.UNSUPPORTED
     assert detect_shape({"eventSource": "aws:kafka", "records": {}}) is Shape.UNSUPPORTED
     assert detect_shape({"partnerId": "acme", "triggerSource": "x"}) is Shape.DIRECT
+    # an application's own eventSource field (a direct invoke read by partner_from) is no
+    # AWS source: only AWS's "aws:..." values are
+    assert detect_shape({"tenant": "acme", "eventSource": "checkout-service"}) is Shape.DIRECT
 
 
 def v1(headers: Any = None, multi: Any = None, path: Any = None) -> dict[str, Any]:
