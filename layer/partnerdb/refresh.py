@@ -271,7 +271,10 @@ class PartnerCredentials(RoleCredentials):
 
     def replaces_after_denial(self) -> bool:
         """Whether a denial may be a revoked session, worth assuming the role again: not while
-        newly assumed credentials' denial is `backoff` seconds old or less."""
+        newly assumed credentials' denial is `backoff` seconds old or less, nor during a
+        back-off (the denial is then answered as it is, not as the back-off's error)."""
+        if self.backoff() is not None:
+            return False
         return self._denied_until is None or self._clock() >= self._denied_until
 
     def denied_again(self, code: str) -> None:

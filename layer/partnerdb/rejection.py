@@ -75,19 +75,21 @@ def install_rejection_hooks(client: Any, credentials: Replaceable) -> None:
     ) -> float | None:
         if response is None:
             return None
-        error = response[1].get("Error", {})
-        context = (request_dict or {}).setdefault("context", {})
+        error = response[1].get("Error")
+        if not error:
+            return None  # an answer, not an error: nothing to look at
         code = rejection_code(error)
+        denied = code is None and error.get("Code") in DENIED_CODES
+        if code is None and not denied:
+            return None
+        context = (request_dict or {}).setdefault("context", {})
         if code is not None:
             if context.get(_RETRIED):
                 raise credentials.rejected_again(code)
-        elif str(error.get("Code", "")) in DENIED_CODES:
-            if context.get(_RETRIED):
-                credentials.denied_again(str(error["Code"]))
-                return None  # the role's permissions deny the call: answered as it is
-            if not credentials.replaces_after_denial():
-                return None
-        else:
+        elif context.get(_RETRIED):
+            credentials.denied_again(str(error["Code"]))
+            return None  # the role's permissions deny the call: answered as it is
+        elif not credentials.replaces_after_denial():
             return None
         context[_RETRIED] = True
         credentials.replace(_access_key(context.get(_SIGNED_WITH)))

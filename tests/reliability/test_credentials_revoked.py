@@ -13,8 +13,9 @@ import logging
 
 import pytest
 
+from emulators.fault_server import sts_refuse
 from tests.reliability.conftest import RigFactory
-from tests.reliability.support import create_payment, gate_dynamodb
+from tests.reliability.support import create_payment, gate_dynamodb, refresh_windows
 from tests.support import FakeClock
 
 BACKOFF_S = 30  # the documented default back-off
@@ -63,3 +64,23 @@ def test_a_denial_of_new_credentials_is_answered_and_asks_sts_once_per_back_off(
     clock.advance(seconds=BACKOFF_S + 1)
     create_payment(rig, 2)
     assert rig.sts_calls.count() == 3  # the new credentials of the last try serve
+
+
+def test_a_denial_during_a_back_off_is_answered_as_the_denial(make_rig: RigFactory) -> None:
+    """While an early refresh's refusal is remembered (the credentials still valid), a denied
+    call is not turned into the back-off's `PartnerRoleRefused`: it is answered as the
+    denial, without an AssumeRole."""
+    clock = FakeClock()
+    rig = make_rig(clock=clock)
+    gate = gate_dynamodb(rig, "denied")
+    payment_id = create_payment(rig, 1)
+    windows = refresh_windows(rig)
+    rig.sts_calls.behaviour = sts_refuse
+    clock.advance(seconds=windows.in_advisory())
+    out = rig.invoke("getPayment", {"id": payment_id})  # early refresh refused: remembered
+    assert out.status == 200, out.raw
+    sts = rig.sts_calls.count()
+    gate.revoke_all = True
+    out = rig.invoke("getPayment", {"id": payment_id})
+    assert out.status == 500 and out.error == "internal error", out.raw  # the denial, as before
+    assert rig.sts_calls.count() == sts
