@@ -123,10 +123,10 @@ def describe(event: object) -> str:
     """What an unsupported event looks like, for its error message (no payload echoed)."""
     if isinstance(event, list):
         return "a JSON array (as EventBridge Pipes sends)"
-    if isinstance(event, dict) and not isinstance(event.get("Records"), list):
-        return _other_source(event) or "an event of unknown shape"
     if not isinstance(event, dict):
         return "an event of unknown shape"
+    if not isinstance(event.get("Records"), list):
+        return _other_source(event) or "an event of unknown shape"
     sources = sorted({_record_source(r)[:ECHO_MAX] or "(no eventSource)" for r in event["Records"]})
     if not sources:
         return "an empty Records list"
